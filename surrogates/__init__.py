@@ -1,0 +1,42 @@
+"""pde-surrogates: neural surrogates for PDE-governed simulation.
+
+The curated public API (see DESIGN.md): ``open_dataset``, ``Task``, ``fit``, ``load``,
+``rollout``, ``compare``, the ``DataError``/``ModelError`` exceptions, and the
+subpackages ``io``, ``data``, ``models``, ``training``, ``rollout``, ``diagnostics``,
+``solvers``. Heavy subpackages are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from surrogates.data.task import Task
+from surrogates.errors import DataError, ModelError
+from surrogates.io import open_dataset
+
+__version__ = "0.1.0"
+
+# Public names that live in heavier modules, imported on first access.
+_LAZY = {}
+_SUBPACKAGES = {
+    "io", "data", "ops", "nn", "models", "training", "rollout", "diagnostics", "solvers",
+}  # fmt: skip
+
+__all__ = [
+    "DataError",
+    "ModelError",
+    "Task",
+    "open_dataset",
+    "__version__",
+    *sorted(_LAZY),
+    *sorted(_SUBPACKAGES),
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"surrogates.{name}")
+    raise AttributeError(f"module 'surrogates' has no attribute {name!r}")

@@ -1,0 +1,132 @@
+"""The ``surrogates`` command: a thin parser over the library's functions.
+
+Every subcommand returns exit code 0 on success and 2 with a one-line message on bad
+input (``DataError`` / ``ModelError``, or a file that cannot be read or written). Set
+``SURROGATES_TRACEBACK=1`` to see the full traceback of an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from surrogates.errors import DataError, ModelError
+from surrogates.solvers.recipe import parse_value
+
+__all__ = ["main"]
+
+
+def _options(items: Sequence[str] | None) -> dict[str, Any]:
+    """``-o key=value`` items; values parse as TOML (``grid=64``, ``dims={lon="x"}``)."""
+    out = {}
+    for item in items or ():
+        if "=" not in item:
+            raise DataError(f"--option {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from surrogates import io
+
+    for path in args.paths:
+        print(io.describe(path, format=args.format, **_options(args.option)))
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from surrogates import io
+
+    sources = args.paths[0] if len(args.paths) == 1 else list(args.paths)
+    out = io.convert(sources, args.out, format=args.format, **_options(args.option))
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from surrogates.solvers.recipe import load_recipe, run_recipe
+
+    recipe = load_recipe(args.recipe, args.set or ())
+    out = Path(args.out)
+    with tqdm(total=recipe.samples, desc=f"{recipe.solver}", unit="sample") as bar:
+        state = {"sample": -1}
+
+        def progress(sample: int, done: int, total: int) -> None:
+            if sample != state["sample"]:
+                state["sample"] = sample
+                bar.n = sample
+            bar.set_postfix_str(f"step {done}/{total}")
+            if done == total:
+                bar.n = sample + 1
+            bar.refresh()
+
+        run_recipe(recipe, out, resume=not args.restart, progress=progress)
+        bar.n = recipe.samples
+        bar.refresh()
+    print(f"wrote {out} ({recipe.samples} samples, solver {recipe.solver})")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surrogates", description="Neural surrogates for PDE-governed simulation."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("inspect", help="print the canonical view of solver files")
+    p.add_argument("paths", nargs="+", help="files, stores or globs")
+    p.add_argument("--format", default="auto", help="layout (default: auto-detect)")
+    p.add_argument("--option", "-o", action="append", help="open_dataset option key=value")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("convert", help="write solver files in the canonical form")
+    p.add_argument("paths", nargs="+", help="files, stores or globs (concatenated along sample)")
+    p.add_argument("--out", required=True, help="OUT.nc or OUT.zarr")
+    p.add_argument("--format", default="auto", help="layout of the input (default: auto)")
+    p.add_argument("--option", "-o", action="append", help="open_dataset option key=value")
+    p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("generate", help="run a dataset recipe with a reference solver")
+    p.add_argument("recipe", help="datasets/<name> or a recipe.toml")
+    p.add_argument("--out", required=True, help="output path (.nc, .zarr, or a snapshot stem)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key")
+    p.add_argument("--restart", action="store_true", help="discard partial output, start over")
+    p.set_defaults(func=_cmd_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, ModelError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug, not bad input: say so in one line unless asked
+        if os.environ.get("SURROGATES_TRACEBACK"):
+            raise
+        print(
+            f"internal error: {type(err).__name__}: {err} (set SURROGATES_TRACEBACK=1 for the"
+            " traceback and please report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

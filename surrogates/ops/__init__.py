@@ -1,0 +1,1 @@
+"""Pure numerics shared by solvers and diagnostics: FFTs, wavenumbers, mass assignment."""

@@ -1,0 +1,92 @@
+"""Project-level contracts: packaging metadata agrees, and the package layers depend one way."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# conda-forge name -> PyPI name where they differ; extras become separate conda packages.
+CONDA_TO_PYPI = {"pytorch": "torch", "netcdf4": "netCDF4", "distributed": "dask"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].strip()
+
+
+def test_environment_yml_matches_pyproject():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pypi = {_name(d).lower() for d in deps}
+    conda = set()
+    text = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
+    for line in text.splitlines():
+        item = line.strip()
+        if not item.startswith("- ") or item.startswith("- -") or item.endswith(":"):
+            continue
+        name = _name(item[2:])
+        if name in ("python", "pip"):
+            continue
+        conda.add(CONDA_TO_PYPI.get(name, name).lower())
+    assert conda == pypi, (
+        f"only in environment.yml: {conda - pypi}; only in pyproject: {pypi - conda}"
+    )
+
+
+def test_constraints_pin_cpu_torch():
+    text = (ROOT / "constraints.txt").read_text()
+    assert re.search(r"^torch==2\.13\.0$", text, flags=re.M)
+
+
+# DESIGN.md: diagnostics, ops and nn never import training, rollout, io or cli; only cli,
+# compare and plot sit on top of everything.
+FORBIDDEN = {
+    "ops": {
+        "io",
+        "data",
+        "nn",
+        "models",
+        "training",
+        "rollout",
+        "diagnostics",
+        "solvers",
+        "cli",
+        "compare",
+        "plot",
+    },
+    "nn": {"io", "data", "training", "rollout", "diagnostics", "solvers", "cli", "compare", "plot"},
+    "diagnostics": {"io", "data", "nn", "models", "training", "rollout", "cli", "compare", "plot"},
+    "io": {"data", "nn", "models", "training", "rollout", "diagnostics", "cli", "compare", "plot"},
+    "models": {"io", "training", "rollout", "cli", "compare", "plot"},
+}
+
+
+def _imported_subpackages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "surrogates" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layers_depend_one_way(layer):
+    files = sorted((ROOT / "surrogates" / layer).rglob("*.py"))
+    assert files, f"layer {layer} has no modules"
+    bad = {
+        str(f.relative_to(ROOT)): sorted(_imported_subpackages(f) & FORBIDDEN[layer]) for f in files
+    }
+    bad = {k: v for k, v in bad.items() if v}
+    assert not bad, f"layer {layer!r} imports layers above it: {bad}"
