@@ -55,21 +55,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.set or ())
     out = Path(args.out)
-    with tqdm(total=recipe.samples, desc=f"{recipe.solver}", unit="sample") as bar:
-        state = {"sample": -1}
+    with tqdm(total=recipe.samples, desc=recipe.solver, unit="sample") as bar:
 
         def progress(sample: int, done: int, total: int) -> None:
-            if sample != state["sample"]:
-                state["sample"] = sample
-                bar.n = sample
-            bar.set_postfix_str(f"step {done}/{total}")
-            if done == total:
-                bar.n = sample + 1
-            bar.refresh()
+            bar.set_postfix_str(f"sample {sample + 1} step {done}/{total}", refresh=False)
+            bar.update(1 if done == total else 0)  # tqdm throttles the redraws itself
 
         run_recipe(recipe, out, resume=not args.restart, progress=progress)
-        bar.n = recipe.samples
-        bar.refresh()
+        bar.update(recipe.samples - bar.n)  # realisations reused from an interrupted run
     print(f"wrote {out} ({recipe.samples} samples, solver {recipe.solver})")
     return 0
 

@@ -66,7 +66,7 @@ def register(spec: SolverSpec) -> SolverSpec:
 
 # Solver modules that register themselves on import; loaded on first registry lookup so
 # that importing the registry (e.g. for the CLI) stays cheap.
-BUILTIN = ()
+BUILTIN = ("surrogates.solvers.pm",)
 
 
 def _load_builtin() -> None:
