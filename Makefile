@@ -21,8 +21,17 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -q
 
+# The main job on a laptop CPU. Each step is a plain `surrogates` command, so it can be
+# rerun or changed by hand; generate resumes where an interrupted run stopped.
+DEMO := runs/demo
+SURR := $(VENV)/bin/surrogates
+
 demo: $(STAMP)
-	$(PY) -m surrogates.demo
+	mkdir -p $(DEMO)
+	$(SURR) generate datasets/cosmo-pm-train --out $(DEMO)/train.nc --set samples=8
+	$(SURR) inspect $(DEMO)/train.nc
+	$(SURR) convert $(DEMO)/train.nc --out $(DEMO)/train.zarr
+	$(SURR) inspect $(DEMO)/train.zarr
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

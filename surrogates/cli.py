@@ -67,6 +67,30 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from surrogates.report import compare_report
+
+    baselines = {}
+    for item in args.baseline or ():
+        if "=" not in item:
+            raise DataError(f"--baseline {item!r}: expected NAME=PATH or NAME=VARIABLE_STEM")
+        name, value = item.split("=", 1)
+        baselines[name.strip()] = value.strip()
+    out = compare_report(
+        args.pred,
+        args.truth,
+        args.out,
+        baselines=baselines or None,
+        diagnostics=args.diagnostics.split(","),
+        format=args.format,
+        figures=not args.no_figures,
+        **_options(args.option),
+    )
+    print((Path(out) / "summary.md").read_text())
+    print(f"wrote metrics, figures and summary to {out}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="surrogates", description="Neural surrogates for PDE-governed simulation."
@@ -92,6 +116,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key")
     p.add_argument("--restart", action="store_true", help="discard partial output, start over")
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("compare", help="score a prediction against the truth")
+    p.add_argument("pred", help="predicted dataset (file, store or glob)")
+    p.add_argument("truth", help="ground-truth dataset")
+    p.add_argument("--out", required=True, help="output folder for metrics, figures, summary")
+    p.add_argument(
+        "--baseline",
+        action="append",
+        metavar="NAME=PATH|STEM",
+        help="extra model to tabulate: a dataset path, or a variable stem of the truth"
+        " (e.g. 2LPT=disp_2lpt)",
+    )
+    p.add_argument("--diagnostics", default="auto", help="auto or metrics,cosmology,...")
+    p.add_argument("--format", default="auto", help="layout of the inputs (default: auto)")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--option", "-o", action="append", help="compare option key=value")
+    p.set_defaults(func=_cmd_compare)
     return parser
 
 
