@@ -34,6 +34,7 @@ demo: $(STAMP)
 	$(SURR) inspect $(DEMO)/train.zarr
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(PY) benchmarks/run_all.py
 
 clean:

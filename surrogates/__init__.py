@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from surrogates.compare import compare  # the function; shadows the package name on purpose
 from surrogates.data.task import Task
 from surrogates.errors import DataError, ModelError
 from surrogates.io import open_dataset
@@ -20,13 +21,14 @@ __version__ = "0.1.0"
 # Public names that live in heavier modules, imported on first access.
 _LAZY = {}
 _SUBPACKAGES = {
-    "io", "data", "ops", "nn", "models", "training", "rollout", "diagnostics", "solvers",
+    "io", "data", "ops", "nn", "models", "training", "diagnostics", "solvers", "plot",
 }  # fmt: skip
 
 __all__ = [
     "DataError",
     "ModelError",
     "Task",
+    "compare",
     "open_dataset",
     "__version__",
     *sorted(_LAZY),

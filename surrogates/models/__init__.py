@@ -1,0 +1,30 @@
+"""Surrogate networks and their registry: ``vnet``, ``unet``, ``fno``.
+
+Build models by name with :func:`build`; every model follows the contract of
+:class:`~surrogates.models.base.SurrogateModel` (``forward(x, params=None)``, ``halo``,
+``alignment``, ``exact_tiling``, ``spec``, ``output_size`` / ``input_size``). Add a model with
+the :func:`register` decorator; the smoke tests then cover it automatically.
+"""
+
+from surrogates.models import fno, unet, vnet  # noqa: F401  (register the built-in models)
+from surrogates.models.base import SurrogateModel
+from surrogates.models.fno import FNO, FNOConfig
+from surrogates.models.registry import available, build, config_defaults, register
+from surrogates.models.unet import UNet, UNetConfig, receptive_radius
+from surrogates.models.vnet import VNet, VNetConfig, vnet_geometry
+
+__all__ = [
+    "FNO",
+    "FNOConfig",
+    "SurrogateModel",
+    "UNet",
+    "UNetConfig",
+    "VNet",
+    "VNetConfig",
+    "available",
+    "build",
+    "config_defaults",
+    "receptive_radius",
+    "register",
+    "vnet_geometry",
+]
