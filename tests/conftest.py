@@ -7,3 +7,5 @@ import os
 # Keep numba/torch/FFT thread pools small and deterministic on the 2-core CI machine.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Idle OpenMP threads sleep instead of spinning (spinning halves numba kernels on 2 busy cores).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
