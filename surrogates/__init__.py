@@ -19,7 +19,11 @@ from surrogates.io import open_dataset
 __version__ = "0.1.0"
 
 # Public names that live in heavier modules, imported on first access.
-_LAZY = {}
+_LAZY = {
+    "fit": "surrogates.training",
+    "load": "surrogates.training",
+    "Surrogate": "surrogates.training",
+}
 _SUBPACKAGES = {
     "io", "data", "ops", "nn", "models", "training", "diagnostics", "solvers", "plot",
 }  # fmt: skip

@@ -67,6 +67,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from surrogates.training import train_from_config
+
+    path = train_from_config(args.config, args.set or (), resume=args.resume)
+    print(f"wrote {path}")
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from surrogates.report import compare_report
 
@@ -116,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key")
     p.add_argument("--restart", action="store_true", help="discard partial output, start over")
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("train", help="train a surrogate from a TOML run configuration")
+    p.add_argument("config", help="run configuration, e.g. cli/train-cosmology.toml")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("compare", help="score a prediction against the truth")
     p.add_argument("pred", help="predicted dataset (file, store or glob)")

@@ -1,0 +1,119 @@
+"""Training checkpoints: atomic writes, finding the one to resume from, reading them safely.
+
+Lightning checkpoints of a run live in ``checkpoint_dir``: ``last.ckpt`` (every
+``checkpoint_every`` steps and at the end), ``best.ckpt`` (lowest validation loss) and,
+under SLURM auto-requeue, Lightning's ``hpc_ckpt_*.ckpt``. Each is written to a temporary
+file in the same directory, flushed to disk and renamed over the target
+(:class:`AtomicCheckpointIO`), so a run killed at any moment leaves either the previous
+or the new checkpoint, never a truncated one. Our LightningModule adds a JSON string
+under :data:`META_KEY` describing the run (task, model spec, crop geometry, statistics),
+so a resume with an incompatible configuration is refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from surrogates.errors import ModelError
+
+__all__ = [
+    "META_KEY",
+    "AtomicCheckpointIO",
+    "atomic_torch_save",
+    "find_resume_checkpoint",
+    "read_checkpoint",
+    "check_compatible",
+]
+
+META_KEY = "surrogates"
+#: Run settings that must not change between a checkpoint and its resume.
+RESUME_KEYS = ("task", "model", "crop", "pad", "unroll")
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint IO that writes each checkpoint atomically (tmp + rename)."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        atomic_torch_save(checkpoint, path)
+
+
+def find_resume_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
+    """The most recently written of ``last.ckpt`` and ``hpc_ckpt_*.ckpt``, or None."""
+    folder = Path(checkpoint_dir)
+    candidates = [p for p in (folder / "last.ckpt", *folder.glob("hpc_ckpt_*.ckpt")) if p.is_file()]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: p.stat().st_mtime_ns)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint without unpickling arbitrary objects; ModelError if unreadable."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelError(f"{path}: cannot read the training checkpoint ({first})") from None
+
+
+def run_metadata(checkpoint: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    """The run description our LightningModule stored in a checkpoint."""
+    text = checkpoint.get(META_KEY)
+    if not isinstance(text, str):
+        raise ModelError(
+            f"{path}: not a pde-surrogates training checkpoint (no {META_KEY!r} entry)"
+        )
+    return json.loads(text)
+
+
+def check_compatible(stored: dict[str, Any], current: dict[str, Any], path: str) -> None:
+    """Raise ModelError naming the settings that differ between a checkpoint and this run."""
+    differ = [k for k in RESUME_KEYS if k in current and stored.get(k) != current[k]]
+    if differ:
+        details = "; ".join(
+            f"{k}: checkpoint {stored.get(k)!r}, now {current[k]!r}" for k in differ
+        )
+        raise ModelError(f"cannot resume from {path}: the run's settings changed ({details})")
+
+
+def model_state(checkpoint: dict[str, Any], prefix: str = "model.") -> dict[str, torch.Tensor]:
+    """The network's state dict from a LightningModule checkpoint (``model.`` entries)."""
+    state = checkpoint.get("state_dict", {})
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}

@@ -1,0 +1,88 @@
+"""Training losses on batches of fields, shape (batch, channel, *spatial).
+
+- ``mse``: mean squared error over batch, channels and cells.
+- ``rel_l2``: relative L2 error ``||pred - target|| / ||target||`` per sample and channel,
+  averaged (scale-free; channels of very different magnitude weigh the same).
+- spectral term (``spectral_weight > 0``): a high-wavenumber weighted squared error in
+  Fourier space, ``mean_k w(k) |FFT(pred - target)(k)|^2`` with an orthonormal FFT over
+  the spatial axes and ``w(k) = sum_a (m_a / (n_a / 2))^2`` (``m_a`` the integer mode
+  number along axis ``a`` of ``n_a`` cells, so each axis' Nyquist mode has weight 1).
+  Small-scale structure that MSE under-weights (its power is small) is penalised
+  explicitly. Crops are not periodic, so the term also sees some edge leakage; it is a
+  regulariser, not a diagnostic.
+
+The total is ``base + spectral_weight * spectral``; :meth:`Loss.__call__` also returns
+the components for logging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from surrogates.errors import ModelError
+
+__all__ = ["LOSSES", "Loss", "mse", "relative_l2", "spectral_error"]
+
+_EPS = 1e-12
+
+
+def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over every element."""
+    return torch.mean((pred - target) ** 2)
+
+
+def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over (batch, channel) of ``||pred - target||_2 / ||target||_2`` over cells."""
+    err = (pred - target).flatten(2).norm(dim=-1)
+    ref = target.flatten(2).norm(dim=-1)
+    return torch.mean(err / (ref + _EPS))
+
+
+def _weights(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """``w(k)`` on the rfft grid of a field of spatial ``shape``."""
+    grids = []
+    for a, n in enumerate(shape):
+        m = torch.fft.rfftfreq(n, device=device) if a == len(shape) - 1 else None
+        m = torch.fft.fftfreq(n, device=device) if m is None else m
+        grids.append((2 * m) ** 2)  # fftfreq gives m / n; Nyquist -> 1
+    return sum(torch.meshgrid(*grids, indexing="ij"))
+
+
+def spectral_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """High-k weighted squared error in Fourier space (see the module docstring)."""
+    dims = tuple(range(2, pred.ndim))
+    err = torch.fft.rfftn((pred - target).float(), dim=dims, norm="ortho")
+    w = _weights(tuple(pred.shape[2:]), pred.device)
+    return torch.mean(w * err.abs() ** 2)
+
+
+LOSSES = {"mse": mse, "rel_l2": relative_l2}
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A base loss (``"mse"`` or ``"rel_l2"``) plus an optional weighted spectral term."""
+
+    kind: str = "mse"
+    spectral_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in LOSSES:
+            raise ModelError(f"loss: got {self.kind!r}, expected one of {sorted(LOSSES)}")
+        if not self.spectral_weight >= 0:
+            raise ModelError(f"spectral_weight: got {self.spectral_weight!r}, expected >= 0")
+
+    def __call__(
+        self, pred: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Total loss and its components, for (batch, channel, *spatial) tensors."""
+        pred, target = pred.float(), target.float()
+        base = LOSSES[self.kind](pred, target)
+        parts = {self.kind: base.detach()}
+        if self.spectral_weight == 0:
+            return base, parts
+        spectral = spectral_error(pred, target)
+        parts["spectral"] = spectral.detach()
+        return base + self.spectral_weight * spectral, parts

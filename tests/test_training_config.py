@@ -1,0 +1,140 @@
+"""The fit-options schema, TOML run configurations, overrides and train_from_config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_training_fixtures import map_dataset, one_thread  # noqa: F401
+
+from surrogates.data import Task
+from surrogates.errors import ModelError
+from surrogates.training import FitConfig, load, load_config, train_from_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "cli").glob("train-*.toml"))
+
+
+def test_unknown_fit_options_list_the_allowed_keys_and_suggest_the_closest():
+    with pytest.raises(ModelError, match=r"'batchsize' \(did you mean 'batch_size'\?\)"):
+        FitConfig.from_kwargs({"batchsize": 4})
+    with pytest.raises(ModelError, match="allowed: crop, pad, pad_mode, batch_size"):
+        FitConfig.from_kwargs({"nonsense": 1})
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"lr": -1.0}, r"FitConfig.lr: got -1.0, expected a positive number"),
+        ({"schedule": "linear"}, r"FitConfig.schedule: got 'linear', expected one of"),
+        ({"crop": [16, "a"]}, r"FitConfig.crop: got \[16, 'a'\]"),
+        ({"val_fraction": 1.0}, r"FitConfig.val_fraction: got 1.0"),
+        ({"max_steps": None}, r"FitConfig.max_steps: got None, expected an int when"),
+        ({"symmetries": "yes"}, r"FitConfig.symmetries: got 'yes', expected true/false"),
+        ({"loss": "l1"}, r"FitConfig.loss: got 'l1', expected one of \('mse', 'rel_l2'\)"),
+    ],
+)
+def test_invalid_fit_option_values(options, message):
+    with pytest.raises(ModelError, match=message):
+        FitConfig.from_kwargs(options)
+
+
+def test_crop_and_pad_per_axis():
+    config = FitConfig(crop=[32, 32, 16], pad=4)
+    assert config.crop == (32, 32, 16) and config.per_axis("pad", 3) == (4, 4, 4)
+    with pytest.raises(ModelError, match=r"FitConfig.crop: got \[32, 32, 16\] for 2 spatial"):
+        config.per_axis("crop", 2)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    data, task, model, config = load_config(path)
+    assert data.startswith("data/") and model in ("vnet", "fno", "unet")
+    assert isinstance(task, Task) and config.out_dir.startswith("runs/")
+
+
+def test_shipped_configs_describe_the_three_workflows():
+    cosmo = load_config(ROOT / "cli" / "train-cosmology.toml")
+    assert cosmo[1] == Task(["disp_za_x", "disp_za_y", "disp_za_z"], ["disp_x", "disp_y", "disp_z"],
+                            params=["Omega_m"], residual=True)  # fmt: skip
+    turb = load_config(ROOT / "cli" / "train-turbulence.toml")
+    assert turb[1].lead is not None and turb[1].params == ("forcing_amplitude",)
+    assert turb[3].unroll > 1
+    lbm = load_config(ROOT / "cli" / "train-lift-drag.toml")
+    assert lbm[1].static == ("mask",) and lbm[1].params == ("Re",)
+    # the FNO alternative documented in the turbulence config is valid too
+    fno = load_config(ROOT / "cli" / "train-turbulence.toml", ["model.name=fno", "train.crop=32"])
+    assert fno[2] == "fno" and fno[3].model_config == {"width": 32}
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return path
+
+
+BASE = """
+[data]
+path = "train.nc"
+format = "netcdf"
+[task]
+inputs = ["a"]
+targets = ["b"]
+params = ["omega"]
+[model]
+name = "vnet"
+width = 4
+levels = 1
+[train]
+crop = 8
+max_steps = 3
+"""
+
+
+def test_overrides_are_parsed_as_toml_values(tmp_path):
+    path = _write(tmp_path, BASE)
+    data, task, model, config = load_config(
+        path, ["train.lr=3e-4", "batch_size=2", "model.width=6", "data.path=other.nc",
+               "task.residual=true", "train.crop=[8, 8]"],
+    )  # fmt: skip
+    assert (data, model, config.lr, config.batch_size) == ("other.nc", "vnet", 3e-4, 2)
+    assert config.model_config == {"width": 6, "levels": 1} and task.residual
+    assert config.crop == (8, 8) and config.open_options == {"format": "netcdf"}
+
+
+@pytest.mark.parametrize(
+    "text, overrides, message",
+    [
+        (BASE + "lerning_rate = 1e-3\n", [], r"\[train\]: unknown key\(s\) 'lerning_rate'"),
+        (BASE, ["model.widht=8"], r"\[model\] 'vnet' config: unknown key\(s\) 'widht' \(did you"),
+        (BASE, ["model.name=resnet"], r"\[model\] name 'resnet' unknown; available"),
+        (BASE, ["trian.lr=1"], r"section: unknown key\(s\) 'trian' \(did you mean 'train'\?\)"),
+        (BASE, ["lr"], r"--set 'lr': expected key=value"),
+        (BASE, ["task.lead=0"], r"Task.lead: expected None or a positive integer"),
+        (BASE + "[extra]\n", [], r"section: unknown key\(s\) 'extra'.*; allowed: data, task"),
+        (BASE.replace('path = "train.nc"', ""), [], r"\[data\] needs path"),
+        (BASE + "callbacks = []\n", [], r"unknown key\(s\) 'callbacks'"),
+        ("[data\n", [], "invalid TOML"),
+    ],
+)
+def test_bad_run_configurations(tmp_path, text, overrides, message):
+    with pytest.raises(ModelError, match=message):
+        load_config(_write(tmp_path, text), overrides)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_train_from_config_writes_the_artifact(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    map_dataset(2).to_netcdf(tmp_path / "train.nc")
+    path = _write(tmp_path, BASE + "progress = false\nval_fraction = 0\n")
+    artifact = train_from_config(path, ["train.checkpoint_every=2"])
+    assert artifact == Path("runs") / "run" / "surrogate.pt"
+    surrogate = load(artifact)
+    assert surrogate.metadata.provenance["steps"] == 3
+    assert surrogate.metadata.provenance["source"] == "train.nc"
+    assert (tmp_path / "runs" / "run" / "checkpoints" / "last.ckpt").is_file()
+    # resuming a finished run trains no further and gives the same weights
+    again = load(train_from_config(path, ["train.checkpoint_every=2"], resume=True))
+    state = surrogate.model.state_dict()
+    assert all(np.array_equal(v, state[k]) for k, v in again.model.state_dict().items())
