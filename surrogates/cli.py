@@ -75,6 +75,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rollout(args: argparse.Namespace) -> int:
+    from surrogates.rollout.api import rollout_cli
+
+    out = rollout_cli(
+        args.model,
+        args.state,
+        args.out,
+        steps=args.steps,
+        every=args.every,
+        tile=args.tile,
+        memory=args.memory,
+        device=args.device,
+        dask_scheduler=args.dask_scheduler,
+        resume=args.resume,
+        frame=args.frame,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from surrogates.report import compare_report
 
@@ -130,6 +150,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("rollout", help="run a surrogate tile by tile over a large domain")
+    p.add_argument("model", help="surrogate artifact (surrogate.pt)")
+    p.add_argument("state", help="initial state: any canonical dataset (file, store, glob)")
+    p.add_argument("--out", required=True, help="OUT.zarr store (resumable)")
+    p.add_argument("--steps", type=int, default=1, help="steps of a lead surrogate")
+    p.add_argument("--every", type=int, default=1, help="save every K steps")
+    p.add_argument("--tile", type=int, help="core tile size (default: largest that fits)")
+    p.add_argument("--memory", help="memory budget, e.g. 4GB (default: part of free RAM)")
+    p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--dask-scheduler", help="run on a Dask cluster at this address")
+    p.add_argument("--frame", type=int, help="time frame of STATE to start from")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted rollout")
+    p.set_defaults(func=_cmd_rollout)
 
     p = sub.add_parser("compare", help="score a prediction against the truth")
     p.add_argument("pred", help="predicted dataset (file, store or glob)")

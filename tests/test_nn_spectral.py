@@ -162,3 +162,17 @@ def test_mode_matmul_forward_and_custom_backward():
     expected = torch.einsum("bixy,xyio->boxy", x, w.reshape(4, 5, 3, 2))
     torch.testing.assert_close(mode_matmul(x, w), expected, rtol=0, atol=1e-12)
     assert torch.autograd.gradcheck(mode_matmul, (x, w))
+
+
+def test_spectral_conv_runs_in_float32_under_bf16_autocast():
+    # cuFFT has no bf16 transforms: the layer must upcast its FFTs under autocast and
+    # return the autocast dtype; the CPU autocast path exercises the same code.
+    torch.manual_seed(0)
+    layer = SpectralConv(2, 3, 3, modes=(3, 3))
+    x = torch.randn(2, 3, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x.to(torch.bfloat16))
+    assert y.dtype == torch.bfloat16
+    reference = layer(x.to(torch.bfloat16).float())
+    # bf16 keeps ~3 significant digits: compare at that precision
+    torch.testing.assert_close(y.float(), reference, rtol=2e-2, atol=2e-2)

@@ -97,9 +97,21 @@ class SpectralConv(nn.Module):
         self.weight = _make_weight(in_channels, out_channels, mode_shape, factorization, rank)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the layer to ``x`` of shape (batch, in_channels, *spatial)."""
+        """Apply the layer to ``x`` of shape (batch, in_channels, *spatial).
+
+        The transforms and the mode mixing run in float32 even under bf16/fp16 autocast
+        (cuFFT has no bf16 transforms and half-precision spectra lose the small modes);
+        the result is cast back to the input dtype.
+        """
         spatial = x.shape[2:]
         counts = mode_counts(spatial, self.modes)
+        dtype = x.dtype
+        wide = x if dtype in (torch.float32, torch.float64) else x.float()
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            y = self._spectral(wide, spatial, counts)
+        return y.to(dtype)
+
+    def _spectral(self, x: torch.Tensor, spatial: Sequence[int], counts: list) -> torch.Tensor:
         xf = torch.fft.rfft(x, dim=-1, norm="forward").narrow(-1, 0, counts[-1][0])
         for axis in range(self.ndim - 2, -1, -1):
             dim, (pos, neg) = axis + 2, counts[axis]
