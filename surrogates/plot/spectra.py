@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from surrogates.plot._style import (
     COLORS,
@@ -34,9 +35,16 @@ def _color(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
+def _logx(ax: Axes) -> None:
+    """Log wavenumber axis: masks non-positive values, labels decades only (minor labels
+    of a two-decade axis overlap)."""
+    ax.set_xscale("log", nonpositive="mask")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _loglog(ax: Axes) -> None:
     """Log axes that leave out (rather than clip) zero and negative values."""
-    ax.set_xscale("log", nonpositive="mask")
+    _logx(ax)
     ax.set_yscale("log", nonpositive="mask")
 
 
@@ -83,7 +91,7 @@ def power_spectra(
             ax_r.plot(k, r, color=_color(i))
         _loglog(ax_p)
         for ax in (ax_t, ax_r):
-            ax.set_xscale("log", nonpositive="mask")
+            _logx(ax)
             reference_line(ax, 1.0, ls="-")
             reference_line(ax, 1.0 - tolerance)
         reference_line(ax_t, 1.0 + tolerance)
@@ -127,7 +135,7 @@ def energy_spectra(
             ax_e.plot(k, e, color=_color(i), label=name)
             ax_q.plot(k, q, color=_color(i))
         _loglog(ax_e)
-        ax_q.set_xscale("log", nonpositive="mask")
+        _logx(ax_q)
         reference_line(ax_q, 1.0, ls="-")
         ax_e.set_ylabel(label(result["energy_truth"], "E(k)"))
         ax_q.set_ylabel(r"$E_{model} / E_{truth}$")
@@ -203,7 +211,7 @@ def mass_function(
             ratio, ratio_err = _ratio(mf, err, truth, truth_err)
             ax_q.errorbar(m, ratio, yerr=ratio_err, fmt="s", capsize=2, color=_color(i))
         _loglog(ax_n)
-        ax_q.set_xscale("log", nonpositive="mask")
+        _logx(ax_q)
         reference_line(ax_q, 1.0, ls="-")
         ax_n.set_ylabel(label(result["mass_function_truth"], "dn/dlnM"))
         ax_q.set_ylabel("model / truth")
