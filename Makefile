@@ -21,17 +21,22 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -q
 
-# The main job on a laptop CPU. Each step is a plain `surrogates` command, so it can be
-# rerun or changed by hand; generate resumes where an interrupted run stopped.
+# The main job on a laptop CPU: cosmology large-volume emulation (workflow 1) at small
+# size. Each step is a plain `surrogates` command, so it can be rerun or changed by hand;
+# generate resumes where an interrupted run stopped. Ends with a summary table and report/.
 DEMO := runs/demo
 SURR := $(VENV)/bin/surrogates
 
 demo: $(STAMP)
+	rm -rf $(DEMO)/model $(DEMO)/emulated.zarr report
 	mkdir -p $(DEMO)
 	$(SURR) generate datasets/cosmo-pm-train --out $(DEMO)/train.nc --set samples=8
 	$(SURR) inspect $(DEMO)/train.nc
-	$(SURR) convert $(DEMO)/train.nc --out $(DEMO)/train.zarr
-	$(SURR) inspect $(DEMO)/train.zarr
+	$(SURR) train cli/demo-cosmology.toml
+	$(SURR) generate datasets/cosmo-pm-large --out $(DEMO)/large.nc
+	$(SURR) rollout $(DEMO)/model/surrogate.pt $(DEMO)/large.nc --out $(DEMO)/emulated.zarr --memory 2GB
+	$(SURR) compare $(DEMO)/emulated.zarr $(DEMO)/large.nc --out report \
+		--baseline 2LPT=disp_2lpt --baseline ZA=disp_za
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +127,30 @@ class TilePlan:
         """Halo overhead ``prod((t + 2h) / t)`` of this tile size on an unbounded domain."""
         return math.prod((t + 2 * self.halo) / t for t in self.tile)
 
+    def flat_index(self, index: Sequence[int]) -> int:
+        """Position of the tile at grid ``index`` in iteration order."""
+        return int(np.ravel_multi_index(tuple(index), self.grid))
+
+    def to_dict(self) -> dict:
+        """JSON-able form, inverse of :meth:`from_dict`."""
+        return {"shape": list(self.shape), "tile": list(self.tile), "halo": self.halo,
+                "alignment": self.alignment}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TilePlan:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(tuple(data["shape"]), tuple(data["tile"]), int(data["halo"]),
+                   int(data["alignment"]))  # fmt: skip
+
+    def describe(self) -> str:
+        """One line: tiles, core and window sizes, halo overhead against the ideal."""
+        times = "x".join
+        return (
+            f"{len(self)} tiles ({times(map(str, self.grid))}) of core {times(map(str, self.tile))}"
+            f", window {times(map(str, self.window))}: reads {self.overhead:.2f} input cells per"
+            f" output cell (ideal {self.ideal_overhead:.2f} for this tile size)"
+        )
+
 
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
@@ -139,6 +163,7 @@ def plan_tiles(
     alignment: int = 1,
     tile: int | Sequence[int] | None = None,
     max_window_cells: int | None = None,
+    fits: Callable[[tuple[int, ...]], bool] | None = None,
 ) -> TilePlan:
     """Plan core tiles over a domain.
 
@@ -151,12 +176,17 @@ def plan_tiles(
     alignment : int
         Tile sizes (and so origins) are rounded up to multiples of it.
     tile : int or sequence of int, optional
-        Core tile size per axis. If None, the largest aligned tile whose window has at
-        most ``max_window_cells`` cells is chosen (the halo overhead falls with tile
-        size), never larger than the domain rounded up to the alignment.
+        Core tile size per axis. If None, the largest aligned tile whose window fits the
+        budget is chosen (the halo overhead falls with tile size), never larger than the
+        domain rounded up to the alignment; it is then shrunk to the smallest aligned size
+        giving the same number of tiles per axis, so the last tile is padded as little as
+        possible.
     max_window_cells : int, optional
-        Cell budget of one input window (from the memory budget). Required if ``tile``
-        is None.
+        Cell budget of one input window.
+    fits : callable, optional
+        ``fits(tile) -> bool``: whether tiles of core size ``tile`` fit the budget; must be
+        monotone (a smaller tile fits if a larger one does). Used when ``max_window_cells``
+        is None. One of the two is required if ``tile`` is None.
 
     Returns
     -------
@@ -167,9 +197,15 @@ def plan_tiles(
         raise ValueError(f"invalid plan: shape={shape}, halo={halo}, alignment={alignment}")
     full = tuple(_round_up(n, alignment) for n in shape)
     if tile is None:
-        if max_window_cells is None:
-            raise ValueError("plan_tiles: give tile or max_window_cells")
-        sizes = _largest_tile(full, halo, alignment, max_window_cells)
+        if max_window_cells is not None:
+            budget = max_window_cells
+
+            def fits(sizes: tuple[int, ...]) -> bool:
+                return math.prod(s + 2 * halo for s in sizes) <= budget
+
+        elif fits is None:
+            raise ValueError("plan_tiles: give tile, max_window_cells or fits")
+        sizes = _balanced(shape, _largest_tile(full, alignment, fits, halo), alignment)
     else:
         sizes = (int(tile),) * len(shape) if np.isscalar(tile) else tuple(int(t) for t in tile)
         if len(sizes) != len(shape):
@@ -180,32 +216,54 @@ def plan_tiles(
     return TilePlan(shape=shape, tile=sizes, halo=halo, alignment=alignment)
 
 
-def _largest_tile(full: tuple[int, ...], halo: int, alignment: int, budget: int) -> tuple[int, ...]:
-    """Grow the smallest axis one aligned step at a time while the window fits the budget.
+def _largest_tile(
+    full: tuple[int, ...], alignment: int, fits: Callable[[tuple[int, ...]], bool], halo: int
+) -> tuple[int, ...]:
+    """Largest near-cubic aligned tile that fits: bisect a cube (clipped to the domain), then
+    grow the smallest axis one aligned step at a time while it fits.
 
     Near-cubic tiles minimise the halo overhead ``prod((t + 2h) / t)`` for a given volume.
     """
-    sizes = [alignment] * len(full)
+    memo: dict[tuple[int, ...], bool] = {}
 
-    def cells(sizes: Sequence[int]) -> int:
-        return math.prod(s + 2 * halo for s in sizes)
+    def ok(sizes: Sequence[int]) -> bool:
+        key = tuple(sizes)
+        if key not in memo:
+            memo[key] = bool(fits(key))
+        return memo[key]
 
-    if cells(sizes) > budget:
+    def cube(k: int) -> tuple[int, ...]:
+        return tuple(min(k * alignment, f) for f in full)
+
+    if not ok(cube(1)):
         raise ValueError(
             f"a single aligned window ({alignment} + 2*{halo} per axis) exceeds the budget"
-            f" of {budget} cells"
         )
+    lo, hi = 1, max(full) // alignment  # ok(cube(lo)) holds
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if ok(cube(mid)) else (lo, mid - 1)
+    sizes = list(cube(lo))
     while True:
         grow = []
         for axis, f in enumerate(full):
             trial = list(sizes)
             trial[axis] = min(sizes[axis] + alignment, f)
-            if sizes[axis] < f and cells(trial) <= budget:
+            if sizes[axis] < f and ok(trial):
                 grow.append(axis)
         if not grow:
             return tuple(sizes)
         axis = min(grow, key=lambda a: sizes[a])
         sizes[axis] = min(sizes[axis] + alignment, full[axis])
+
+
+def _balanced(shape: Sequence[int], sizes: Sequence[int], alignment: int) -> tuple[int, ...]:
+    """Smallest aligned tile giving the same tile count per axis (less padding, same fit)."""
+    out = []
+    for n, t in zip(shape, sizes, strict=True):
+        count = math.ceil(n / t)
+        out.append(min(t, _round_up(math.ceil(n / count), alignment)))
+    return tuple(out)
 
 
 def split(x: np.ndarray, plan: TilePlan, mode: str = "wrap") -> list[np.ndarray]:
