@@ -1,0 +1,132 @@
+"""Execute every notebook of notebooks/ top to bottom (QUICK mode) and check its results.
+
+Each notebook runs in a fresh kernel of this interpreter (a kernelspec written to a
+temporary folder, so no installed kernel is picked up by accident), with the working
+directory, the notebook's output folder (``SURROGATES_NOTEBOOK_WORK``) and Jupyter's and
+IPython's runtime files all inside ``tmp_path``. A cell that raises fails the test with
+its traceback; then the ``results.json`` the notebook wrote is checked for sane values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+KERNEL = "pde-surrogates-test"
+TIMEOUT = 600  # seconds per cell: generous, the machine may be shared
+
+
+@pytest.fixture(scope="module")
+def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Jupyter data folder holding one kernelspec: this interpreter's ipykernel."""
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "pde-surrogates (test)", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    return root
+
+
+def run_notebook(name: str, tmp_path: Path, kernel_dir: Path, monkeypatch) -> dict:
+    """Execute ``notebooks/<name>.ipynb`` in QUICK mode; return its ``results.json``."""
+    work = tmp_path / "work"
+    for var, value in {
+        "SURROGATES_NOTEBOOK_QUICK": "1",
+        "SURROGATES_NOTEBOOK_WORK": str(work),
+        "JUPYTER_PATH": str(kernel_dir),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }.items():
+        monkeypatch.setenv(var, value)
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=TIMEOUT,
+        kernel_name=KERNEL,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()  # raises CellExecutionError (with the traceback) if a cell fails
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]  # fmt: skip
+    assert not errors, errors
+    assert not list(NOTEBOOKS.glob("runs")), "a notebook wrote into notebooks/"
+    return json.loads((work / "results.json").read_text())
+
+
+def finite(values) -> bool:
+    """All numbers in a nested dict/list structure are finite."""
+    if isinstance(values, dict):
+        return all(finite(v) for v in values.values())
+    if isinstance(values, list | tuple):
+        return all(finite(v) for v in values)
+    if isinstance(values, bool) or values is None or isinstance(values, str):
+        return True
+    return math.isfinite(values)
+
+
+def test_every_notebook_is_tested():
+    tested = {"01-quickstart", "02-cosmology-large-volume", "03-turbulence", "04-lift-and-drag"}
+    assert {p.stem for p in NOTEBOOKS.glob("*.ipynb")} == tested
+
+
+def test_01_quickstart(tmp_path, kernel_dir, monkeypatch):
+    results = run_notebook("01-quickstart", tmp_path, kernel_dir, monkeypatch)
+    assert results["quick"] is True
+    assert finite(results)
+    # The vnet uses valid convolutions only: the tiled rollout equals one whole-box
+    # application up to float32 round-off (displacements are ~10 Mpc/h).
+    assert results["tiling_max_abs_diff"] < 1e-3
+    # At the fundamental mode of the 128 Mpc/h box the displacement field is linear:
+    # ZA and any surrogate residual on it are nearly perfectly correlated with PM.
+    for model, row in results["table"].items():
+        assert row["r(k_min)"] > 0.95, (model, row)
+
+
+def test_02_cosmology_large_volume(tmp_path, kernel_dir, monkeypatch):
+    results = run_notebook("02-cosmology-large-volume", tmp_path, kernel_dir, monkeypatch)
+    assert finite(results)
+    table = results["table"]
+    assert set(table) == {"emulator", "2LPT", "ZA"}
+    # Second-order LPT is closer to the PM displacement than first order (ZA): the known
+    # ordering of the baselines (datasets/cosmo-pm-train/README.md: 1.72 vs 1.92 Mpc/h).
+    assert table["2LPT"]["rmse [Mpc/h]"] < table["ZA"]["rmse [Mpc/h]"]
+    # Linear scales: every model is almost perfectly correlated with PM at the lowest k.
+    for model, row in table.items():
+        assert row["r(k_min)"] > 0.95, (model, row)
+    assert results["halos_truth"] > 0  # PM forms FoF groups at z = 0
+    assert set(results["beats_2lpt"]) == {"T(k)", "r(k)"}
+
+
+def test_03_turbulence(tmp_path, kernel_dir, monkeypatch):
+    results = run_notebook("03-turbulence", tmp_path, kernel_dir, monkeypatch)
+    assert finite(results)
+    errors = results["relative_l2"]
+    # Every rollout starts from the filtered DNS itself: zero error at step 0.
+    assert errors["surrogate"][0] == pytest.approx(0.0, abs=1e-6)
+    # Turbulence decorrelates: the frozen initial field drifts further from the truth at
+    # every step.
+    frozen = errors["persistence"]
+    assert all(b > a for a, b in zip(frozen, frozen[1:], strict=False))
+    assert all(e > 0 for e in results["dissipation_truth"])
+    assert results["speedup"] > 0
+
+
+def test_04_lift_and_drag(tmp_path, kernel_dir, monkeypatch):
+    results = run_notebook("04-lift-and-drag", tmp_path, kernel_dir, monkeypatch)
+    assert finite(results)
+    # The diagnostic finds every obstacle the solver placed, as a separate body ...
+    assert len(results["forces"]) == results["obstacles"] == 3
+    # ... and the LBM flow drags each of them downstream (C_D > 0; C_D is O(1-10) at Re 30).
+    for row in results["forces"]:
+        assert 0.5 < row["C_D LBM"] < 50, row
+    assert all(e[0] == pytest.approx(0.0, abs=1e-6) for e in results["relative_l2"].values())
