@@ -15,7 +15,7 @@ from test_rollout_fixtures import make_state, make_surrogate
 
 from surrogates.errors import DataError
 from surrogates.rollout import dask_ as rollout_dask
-from surrogates.rollout import plan_rollout, read_manifest, rollout
+from surrogates.rollout import read_manifest, rollout
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,7 @@ def test_dask_equals_local(client, tmp_path, name):
     config = dict(width=4, levels=1) if name == "vnet" else dict(modes=4, width=8, layers=2)
     surrogate = make_surrogate(name, 2, static=("mask",), params=("amp",), **config)
     state = make_state(surrogate, (24, 20), samples=2, params={"amp": [0.5, 1.0]})
-    plan = plan_rollout(surrogate, (24, 20), tile=12, device=torch.device("cpu"))
-    kwargs = dict(steps=3, every=2, tile=12, memory=2 * plan.unit_bytes, progress=False)
+    kwargs = dict(steps=3, every=2, tile=12, batch=2, progress=False)
     local = rollout(surrogate, state, store=tmp_path / "local.zarr", **kwargs)
     rollout_dask._SURROGATES.clear()
     dask = rollout(surrogate, state, store=tmp_path / "dask.zarr", backend="dask",

@@ -86,8 +86,13 @@ def test_run_options_are_checked(lead, state):
         run(lead, state, memory="4 parsecs")
     with pytest.raises(DataError, match="exceeds the budget.*smallest tile needs"):
         run(lead, state, memory="10kB")
-    with pytest.raises(DataError, match="needs about .* MB, over the memory budget"):
-        run(lead, state, tile=8, memory="50kB")  # tile 8 needs ~61 kB, tile 2 ~31 kB
+    over = r"1 tile\(s\) of \(8, 8\) need about \d+ kB, over the memory budget of 50 kB"
+    with pytest.raises(DataError, match=over):
+        run(lead, state, tile=8, memory="50kB")  # tile 8 needs ~120 kB
+    with pytest.raises(DataError, match=r"4 tile\(s\) of \(2, 2\) need about"):
+        run(lead, state, tile=2, batch=4, memory="100kB")
+    with pytest.raises(DataError, match="batch=0, expected a positive integer"):
+        run(lead, state, batch=0)
     with pytest.raises(DataError, match="resume=True continues a run recorded in a store"):
         run(lead, state, resume=True)
     with pytest.raises(DataError, match="state must be an xarray.Dataset"):

@@ -58,7 +58,7 @@ def test_plan_fits_the_budget_and_prefers_large_tiles():
         assert all(t % surrogate.alignment == 0 for t in plan.tiles.tile)
     assert math.prod(large.tiles.tile) > math.prod(small.tiles.tile)
     assert large.tiles.ideal_overhead < small.tiles.ideal_overhead
-    assert "exact tiling" in small.describe() and "MB budget" in small.describe()
+    assert "exact tiling" in small.describe() and "of a 30 MB budget" in small.describe()
     fno = make_surrogate("fno", 2, modes=4, width=8, layers=2, halo=5)
     blended = plan_rollout(fno, (200, 120), memory=5 * 10**6, device=CPU)
     assert blended.mode == "blend" and blended.tiles.halo == 5 and len(blended.tiles) > 1

@@ -71,6 +71,8 @@ def test_existing_store_needs_resume_and_must_match(tmp_path):
         rollout(surrogate, state, steps=3, store=store, resume=True, progress=False)
     with pytest.raises(DataError, match=r"planned with tile \(4, 4\)"):
         rollout(surrogate, state, steps=2, tile=8, store=store, resume=True, progress=False)
+    with pytest.raises(DataError, match="planned with batch 1, got 3"):
+        rollout(surrogate, state, steps=2, batch=3, store=store, resume=True, progress=False)
     # Resuming a complete run recomputes nothing and returns the same fields.
     again = rollout(surrogate, state, steps=2, store=store, resume=True, progress=False)
     np.testing.assert_array_equal(again["u"].values, first["u"].values)
@@ -86,7 +88,7 @@ from surrogates.io import open_dataset
 from surrogates.rollout import rollout
 from surrogates.training import load
 
-model, state, store, memory = sys.argv[1:]
+model, state, store = sys.argv[1:]
 surrogate = load(model)
 apply = surrogate.apply
 
@@ -95,8 +97,7 @@ def slow(*args, **kwargs):  # slow enough to be killed mid-step
     return apply(*args, **kwargs)
 
 surrogate.apply = slow
-rollout(surrogate, open_dataset(state), steps=3, tile=4, memory=int(memory), store=store,
-        progress=False)
+rollout(surrogate, open_dataset(state), steps=3, tile=4, batch=2, store=store, progress=False)
 """
 
 
@@ -111,13 +112,12 @@ def test_sigkill_mid_run_then_resume_gives_identical_output(tmp_path):
     state_path = to_netcdf(make_state(surrogate, (24, 20)), tmp_path / "state.nc")
     shape, device = (24, 20), torch.device("cpu")
     probe = plan_rollout(surrogate, shape, tile=4, device=device)
-    memory = int(2.5 * probe.unit_bytes) + probe.read_bytes  # batch 2
     store = tmp_path / "killed.zarr"
     env = {**os.environ, "PYTHONPATH": str(Path(surrogates.__file__).parents[1]),
            "OMP_NUM_THREADS": "1"}  # fmt: skip
-    args = [str(model), str(state_path), str(store), str(memory)]
+    args = [str(model), str(state_path), str(store)]
     child = subprocess.Popen([sys.executable, "-c", CHILD, *args], env=env)
-    kwargs = dict(steps=3, tile=4, memory=memory, progress=False)
+    kwargs = dict(steps=3, tile=4, batch=2, progress=False)
     try:  # the uninterrupted reference, computed while the child starts
         reference = rollout(load(model), open_dataset(state_path), store=tmp_path / "ref.zarr",
                             **kwargs)  # fmt: skip

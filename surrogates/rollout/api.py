@@ -101,6 +101,7 @@ def rollout(
     resume: bool = False,
     progress: bool = True,
     scheduler: Any = None,
+    batch: int | None = None,
 ) -> xr.Dataset:
     """Apply or advance a surrogate over a domain of any size by tiles.
 
@@ -140,6 +141,9 @@ def rollout(
     scheduler : str or distributed.Client, optional
         Dask backend: a scheduler address or a client (default: a new ``LocalCluster``
         with one thread per worker, closed afterwards).
+    batch : int, optional
+        Tiles per model call, also the unit of progress records (default: 1 on CPU, as
+        many as fit, up to 8, on a GPU).
 
     Returns
     -------
@@ -175,30 +179,32 @@ def rollout(
                 f"{path}: exists; pass resume=True to continue the rollout stored there, or"
                 " choose a new store"
             )
-        target, plan = _reopen(path, spec, surrogate, fingerprints, tile, backend)
+        target, plan = _reopen(path, spec, surrogate, fingerprints, (tile, batch), backend)
     else:
-        target, plan = _create(path, spec, surrogate, state, fingerprints, tile, memory, backend)
+        target, plan = _create(path, spec, surrogate, state, fingerprints, (tile, batch), memory,
+                               backend)  # fmt: skip
     ctx = Context(spec, plan, surrogate.task, surrogate.pad_spec, target, state)
     _run(ctx, surrogate, backend, scheduler, fingerprints["surrogate"], progress)
     return target.result()
 
 
-def _reopen(path: Path, spec, surrogate, fingerprints: dict, tile, backend: str):
+def _reopen(path: Path, spec, surrogate, fingerprints: dict, tiling, backend: str):
     """An existing store and its plan, after checking it belongs to this run."""
     target = ZarrStore(path)
     manifest = target.manifest()
     opts = options(spec, surrogate, manifest["mode"])
-    plan = resume_plan(manifest, fingerprints, opts, tile, path)
+    plan = resume_plan(manifest, fingerprints, opts, *tiling, path)
     target.update_manifest(runs=[*manifest["runs"], run_record(backend)])
     return target, plan
 
 
-def _create(path: Path | None, spec, surrogate, state, fingerprints: dict, tile, memory,
+def _create(path: Path | None, spec, surrogate, state, fingerprints: dict, tiling, memory,
             backend: str):  # fmt: skip
     """Plan the tiles, then lay out a new store (or in-memory arrays)."""
     plan = plan_rollout(
-        surrogate, spec.shape, tile=tile, memory=parse_bytes(memory), items=len(spec.items),
-        device=surrogate.device, sources=source_chunks(state, surrogate.task.inputs, spec.axes),
+        surrogate, spec.shape, tile=tiling[0], batch=tiling[1], memory=parse_bytes(memory),
+        items=len(spec.items), device=surrogate.device,
+        sources=source_chunks(state, surrogate.task.inputs, spec.axes),
     )  # fmt: skip
     attrs = _attrs(state, surrogate, spec, plan, path)
     layout = make_layout(spec, plan, surrogate.task, state, attrs)

@@ -1,22 +1,21 @@
 """Memory budget of a tiled rollout: sizes like ``"4GB"``, default budgets, bytes per tile.
 
-Bytes per tile are *measured*, not guessed: the surrogate's network is rebuilt with
-PyTorch's fake tensors (shapes only, no data, no arithmetic) and :meth:`Surrogate.apply` is
-traced at the exact window size under a dispatch mode that follows every tensor the
-forward pass creates and frees (:func:`traced_peak`). That is the peak of live tensor
-storage, exactly, for that window. Added on top:
+Bytes per tile are *measured*, not guessed: :func:`~surrogates.rollout.trace.traced_peak`
+traces :meth:`Surrogate.apply` with fake tensors at the exact window size, following every
+tensor the pass creates and frees, plus the column buffers of im2col convolutions. Added
+on top:
 
-- the column buffer of every CPU convolution that PyTorch runs as im2col + GEMM (its
-  fallback for small channel counts, and for transposed convolutions), asked of
-  PyTorch's own backend selection; it lives inside the kernel and can be 27x the input;
 - other kernel workspaces (oneDNN re-layouts, FFT scratch, cuDNN): the peak is multiplied
   by :data:`WORKSPACE_FACTOR`. On this project's 2-core CPU machine the resident-set
   growth of a real forward was 0.99-1.05x the traced peak (``vnet`` width 2 and 16,
   ``fno`` width 16, windows 60-96^3), hence 1.15 on CPU; 1.3 on CUDA is an assumption;
-- the pipeline around the model: the next batch's windows being read (with the
-  hyperslab pieces they are assembled from) and the previous batch's outputs being
-  written, counted as three copies of each window and of each output;
+- the pipeline around the model: five copies of each window (hyperslab pieces, the
+  assembled window, the stacked batch, the next batch being read) and three of each
+  output (the result, its host copy, the one being written);
 - the chunks one window read decodes (:func:`read_bytes`).
+
+On CPU one tile goes through the model per call (batching buys nothing there and costs
+memory); on a GPU up to :data:`MAX_BATCH` tiles that fit the budget.
 
 What the budget does not cover: the fixed footprint of the process (Python, torch and
 the other libraries: about 0.5 GB), the state and outputs of an in-memory rollout, and
@@ -31,20 +30,16 @@ from __future__ import annotations
 
 import math
 import re
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
 import torch
-from torch._subclasses.fake_tensor import FakeTensorMode
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
 from surrogates.errors import DataError, ModelError
-from surrogates.models import build
 from surrogates.rollout.tiling import TilePlan, plan_tiles
+from surrogates.rollout.trace import Tracer, traced_peak
 
 __all__ = [
     "WORKSPACE_FACTOR",
@@ -86,133 +81,20 @@ def parse_bytes(value: int | float | str | None) -> int | None:
     return int(number * scale)
 
 
+def human(n: float) -> str:
+    """Bytes as a short decimal size: ``"3.1 GB"``, ``"61 kB"``."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} B"
+
+
 def default_budget(device: torch.device) -> int:
     """Default budget: a fraction of the available host RAM, or of the free GPU memory."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(DEFAULT_FRACTION["cuda"] * free)
     return int(DEFAULT_FRACTION["cpu"] * psutil.virtual_memory().available)
-
-
-class _LiveBytes(TorchDispatchMode):
-    """Follows the storages of every tensor created under it; records the peak live bytes."""
-
-    def __init__(self, device: str = "cpu") -> None:
-        super().__init__()
-        self.device = device
-        self.refs: dict[int, int] = {}
-        self.sizes: dict[int, int] = {}
-        self.live = 0
-        self.peak = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor):
-                self._track(t)
-        name = func.overloadpacket.__name__
-        if name in _CONVOLUTIONS and self.device == "cpu":
-            transposed = "transpose" in name or (name == "convolution" and bool(args[6]))
-            if transposed or _im2col(name, args):
-                self.peak = max(self.peak, self.live + _conv_workspace(args, out, transposed))
-        return out
-
-    def _track(self, t: torch.Tensor) -> None:
-        storage = t.untyped_storage()
-        key = storage._cdata
-        if key not in self.refs:
-            self.refs[key] = 0
-            self.sizes[key] = storage.nbytes()
-            self.live += self.sizes[key]
-            self.peak = max(self.peak, self.live)
-        self.refs[key] += 1
-        weakref.finalize(t, self._release, key)
-
-    def _release(self, key: int) -> None:
-        self.refs[key] -= 1
-        if self.refs[key] == 0:
-            self.live -= self.sizes.pop(key)
-            del self.refs[key]
-
-
-_CONVOLUTIONS = {"convolution", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-                 "conv_transpose2d", "conv_transpose3d"}  # fmt: skip
-
-
-_IM2COL = {"Slow2d", "Slow3d", "SlowDilated2d", "SlowDilated3d"}
-
-
-def _im2col(name: str, args: tuple) -> bool:
-    """Whether PyTorch runs this (non-transposed) CPU convolution as im2col + GEMM.
-
-    Asks PyTorch's own backend selection with uninitialised CPU tensors of the traced shapes
-    (virtual memory only; pages are never touched); if that private API is unavailable,
-    assumes im2col (the conservative answer).
-    """
-    x, weight = args[0], args[1]
-    d = weight.ndim - 2
-    if name == "convolution":
-        stride, padding, dilation, groups = args[3], args[4], args[5], args[8]
-    else:
-        full = (*args, *([None] * 7))[:7]
-        stride, padding, dilation, groups = full[3:7]
-    stride, padding = stride or [1] * d, padding or [0] * d
-    try:
-        backend = torch._C._select_conv_backend(
-            torch.empty(x.shape), torch.empty(weight.shape), None, list(stride),
-            list(padding) if not isinstance(padding, str) else [0] * d, list(dilation or [1] * d),
-            False, [0] * d, int(groups or 1),
-        )  # fmt: skip
-    except (AttributeError, RuntimeError, TypeError):
-        return True
-    return str(backend).rsplit(".", 1)[-1] in _IM2COL
-
-
-def _conv_workspace(args: tuple, out: torch.Tensor, transposed: bool) -> int:
-    """Bytes of the column buffer of an im2col convolution (PyTorch's CPU fallback for
-    small channel counts, ``slow_conv3d`` / ``slow_conv_transpose3d``): input channels per
-    group x kernel cells x output cells (for a transposed convolution: output channels per
-    group x kernel cells x input cells), from the weight of shape (C, C' / groups, *kernel).
-
-    It lives inside the kernel, invisible to tensor tracking, and can dwarf the activations
-    (27x the input for a 3x3x3 kernel). Transposed convolutions are always counted (PyTorch
-    3.x-era CPU kernels fall back to the column path for them).
-    """
-    x, weight = args[0], args[1]
-    cells = math.prod((x if transposed else out).shape[2:]) * x.shape[0]
-    return weight.shape[1] * math.prod(weight.shape[2:]) * cells * x.element_size()
-
-
-class _Tracer:
-    """The surrogate rebuilt with fake tensors (shapes and a CPU device, no storage)."""
-
-    def __init__(self, surrogate: Any) -> None:
-        spec = dict(surrogate.model.spec)
-        self.n_in, self.n_par = len(surrogate.task.inputs), len(surrogate.task.params)
-        self.fake = FakeTensorMode()
-        with self.fake:
-            self.copy = type(surrogate)(build(spec.pop("name"), **spec), surrogate.metadata)
-
-    def peak(self, window: tuple[int, ...], batch: int, device: str) -> int:
-        with self.fake:
-            x = torch.empty((batch, self.n_in, *window))
-            p = torch.empty((batch, self.n_par)) if self.n_par else None
-            mode = _LiveBytes(device)
-            with mode:
-                y = self.copy.apply(x, p)
-            del y
-        return mode.peak
-
-
-def traced_peak(
-    surrogate: Any, window: tuple[int, ...], batch: int = 1, device: str = "cpu"
-) -> int:
-    """Peak live tensor bytes of ``surrogate.apply`` on a (batch, C_in, *window) input.
-
-    Traced with fake tensors (no storage, no arithmetic); the input window itself is not
-    counted. On ``device="cpu"`` the column buffers of im2col convolutions are added.
-    """
-    return _Tracer(surrogate).peak(tuple(window), batch, device)
 
 
 def tile_geometry(surrogate: Any, single: bool = False) -> tuple[str, int]:
@@ -274,13 +156,13 @@ class RolloutPlan:
     def describe(self) -> str:
         return (
             f"{self.mode} tiling, {self.tiles.describe()}; batch {self.batch}, about"
-            f" {self.bytes / 1e6:.0f} MB of a {self.budget / 1e6:.0f} MB budget"
+            f" {human(self.bytes)} of a {human(self.budget)} budget"
         )
 
 
 def _unit_bytes(surrogate: Any, mode: str, margin: int, device: str):
     memo: dict[tuple[int, ...], int] = {}
-    tracer = _Tracer(surrogate)
+    tracer = Tracer(surrogate)
     c_in, c_out = len(surrogate.task.inputs), len(surrogate.task.targets)
     factor = WORKSPACE_FACTOR.get(device, WORKSPACE_FACTOR["cpu"])
 
@@ -288,7 +170,7 @@ def _unit_bytes(surrogate: Any, mode: str, margin: int, device: str):
         window = tuple(c + 2 * margin for c in core)
         if window not in memo:
             out_cells = math.prod(window if mode == "blend" else core)
-            io = 3 * 4 * (c_in * math.prod(window) + c_out * out_cells)
+            io = 4 * (5 * c_in * math.prod(window) + 3 * c_out * out_cells)
             peak = tracer.peak(window, 1, device)
             memo[window] = int(factor * peak) + io
         return memo[window]
@@ -339,19 +221,22 @@ def plan_rollout(
     device: torch.device,
     items: int = 1,
     sources: Sequence[Chunking] = (),
+    batch: int | None = None,
 ) -> RolloutPlan:
     """Choose tiles and a batch that fit the memory budget (largest tiles first).
 
-    The budget covers ``batch`` tiles in flight (:func:`traced_peak` plus pipeline buffers)
+    The budget covers ``batch`` tiles in flight (traced peak plus pipeline buffers)
     and the chunks one window read decodes, from the initial state (``sources``, see
     :func:`source_chunks`) or, for a lead surrogate's later steps, from the store (chunked
     to the tile cores). ``items`` (independent fields per step) caps the batch together
-    with the tile count.
+    with the tile count. ``batch`` fixes the tiles per model call (default: 1 on CPU, as
+    many as fit up to :data:`MAX_BATCH` on a GPU).
 
     Raises
     ------
     DataError
-        The budget is too small for the smallest tile, or a given ``tile`` exceeds it.
+        The budget is too small for the smallest tile, or a given ``tile`` or ``batch``
+        exceeds it.
     """
     given = parse_bytes(memory)
     budget = given if given is not None else default_budget(device)
@@ -362,12 +247,17 @@ def plan_rollout(
         plan = _tiles(surrogate, shape, plan.tile, budget, device, sources, mode, margin)
     unit_bytes = _unit_bytes(surrogate, mode, margin, device.type)(plan.tile)
     reading = _reading(surrogate, plan.tile, margin, shape, sources)
-    if given is not None and unit_bytes + reading > budget:
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise DataError(f"rollout: batch={batch!r}, expected a positive integer")
+    need = (batch or 1) * unit_bytes + reading
+    if given is not None and need > budget:
         raise DataError(
-            f"rollout: tile {plan.tile} needs about {(unit_bytes + reading) / 1e6:.1f} MB, over"
-            f" the memory budget of {budget / 1e6:.1f} MB; give a smaller tile or a larger budget"
+            f"rollout: {batch or 1} tile(s) of {plan.tile} need about {human(need)}, over the"
+            f" memory budget of {human(budget)}; give smaller tiles or a larger budget"
         )
-    batch = max(1, min((budget - reading) // unit_bytes, MAX_BATCH, items * len(plan)))
+    if batch is None:
+        most = MAX_BATCH if device.type == "cuda" else 1
+        batch = max(1, min((budget - reading) // unit_bytes, most, items * len(plan)))
     return RolloutPlan(plan, mode, int(batch), budget, unit_bytes, reading)
 
 
@@ -398,6 +288,6 @@ def _tiles(surrogate, shape, tile, budget, device, sources, mode, margin) -> Til
         core = (align,) * len(shape)
         smallest = unit_bytes(core) + _reading(surrogate, core, margin, shape, sources)
         raise DataError(
-            f"rollout: {err}: memory budget {budget / 1e6:.1f} MB, the smallest tile needs"
-            f" {smallest / 1e6:.1f} MB"
+            f"rollout: {err}: memory budget {human(budget)}, the smallest tile needs"
+            f" {human(smallest)}"
         ) from None

@@ -105,14 +105,14 @@ def run_record(backend: str) -> dict:
 
 
 def resume_plan(
-    manifest: dict, fingerprints: dict, opts: dict, tile: Any, path: Any
+    manifest: dict, fingerprints: dict, opts: dict, tile: Any, batch: Any, path: Any
 ) -> RolloutPlan:
     """The stored plan of a store being resumed, after checking it belongs to this run.
 
     Raises
     ------
     DataError
-        The store was started with another surrogate, state, options or tile size.
+        The store was started with another surrogate, state, options, tile size or batch.
     """
     for what in ("surrogate", "state"):
         if manifest["fingerprints"].get(what) != fingerprints[what]:
@@ -132,5 +132,9 @@ def resume_plan(
         full = [-(-n // tiles.alignment) * tiles.alignment for n in tiles.shape]
         if tuple(min(int(t), f) for t, f in zip(wanted, full, strict=True)) != tiles.tile:
             raise DataError(f"{path}: the store was planned with tile {tiles.tile}, got {tile!r}")
+    if batch is not None and batch != manifest["batch"]:
+        raise DataError(
+            f"{path}: the store was planned with batch {manifest['batch']}, got {batch}"
+        )
     return RolloutPlan(tiles, manifest["mode"], int(manifest["batch"]), int(manifest["budget"]),
                        int(manifest["unit_bytes"]), int(manifest["read_bytes"]))  # fmt: skip

@@ -125,7 +125,8 @@ class Context:
             for ds, names, times in self._sources(job.step, time):
                 parts.update(read_windows(ds, names, tile.window_start, tile.window_size,
                                           self.pad, sample=sample, time=times))  # fmt: skip
-            windows.append(np.stack([parts[n] for n in self.task.inputs]).astype(np.float32))
+            stacked = np.stack([parts[n] for n in self.task.inputs])
+            windows.append(stacked.astype(np.float32, copy=False))
             rows.append(self.spec.param_rows(self.items[item], job.step))
         params = np.asarray(rows, dtype=np.float32) if self.task.params else None
         return Batch(np.stack(windows), params)
