@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(child(json.loads(args.child))))
         return
     n = 64 if args.quick else 128
-    small = "400MB" if args.quick else "1GB"
+    small = "250MB" if args.quick else "1GB"
     target = "1GB" if args.quick else "4GB"
     peak = matmul_gflops()
     tmp = Path(tempfile.mkdtemp(prefix="bench-rollout-"))
