@@ -11,10 +11,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from surrogates.compare import compare  # the function; shadows the package name on purpose
+# The functions shadow their packages' names on purpose (``surrogates.rollout(...)``,
+# ``surrogates.compare(...)``); the packages stay importable as ``surrogates.rollout.api`` etc.
+# They are imported eagerly: a package imported after a lazy ``rollout`` attribute was set
+# would replace the function with the module.
+from surrogates.compare import compare
 from surrogates.data.task import Task
 from surrogates.errors import DataError, ModelError
 from surrogates.io import open_dataset
+from surrogates.rollout import rollout
 
 __version__ = "0.1.0"
 
@@ -34,6 +39,7 @@ __all__ = [
     "Task",
     "compare",
     "open_dataset",
+    "rollout",
     "__version__",
     *sorted(_LAZY),
     *sorted(_SUBPACKAGES),

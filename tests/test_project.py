@@ -90,3 +90,41 @@ def test_layers_depend_one_way(layer):
     }
     bad = {k: v for k, v in bad.items() if v}
     assert not bad, f"layer {layer!r} imports layers above it: {bad}"
+
+
+def test_loading_and_rolling_out_do_not_import_lightning():
+    """Lightning costs seconds and hundreds of MB per process (CLI, Dask workers): only
+    training imports it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, surrogates, surrogates.rollout, surrogates.compare;"
+        "from surrogates.training import Surrogate, load, load_config;"
+        "from surrogates.data import CubeDataset, Split;"
+        "assert 'lightning' not in sys.modules, 'lightning imported';"
+        "from surrogates.training import fit;"
+        "assert 'lightning' in sys.modules and callable(fit)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_public_api_names():
+    """DESIGN.md's curated API: the functions, not the packages of the same name."""
+    import inspect
+
+    import surrogates
+    from surrogates.compare import compare as compare_function
+    from surrogates.rollout.api import rollout as rollout_function
+
+    assert surrogates.rollout is rollout_function
+    assert surrogates.compare is compare_function
+    assert list(inspect.signature(surrogates.rollout).parameters)[:3] == [
+        "surrogate",
+        "state",
+        "steps",
+    ]
+    for name in ("open_dataset", "fit", "load", "Task", "Surrogate"):
+        assert callable(getattr(surrogates, name)), name
+    assert issubclass(surrogates.DataError, Exception)
+    assert issubclass(surrogates.ModelError, Exception)

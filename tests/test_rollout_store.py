@@ -82,6 +82,25 @@ def test_existing_store_needs_resume_and_must_match(tmp_path):
         rollout(surrogate, state, store=tmp_path / "plain", resume=True, progress=False)
 
 
+def test_map_rollout_keeps_per_sample_scalars_and_variable_order(tmp_path):
+    """The result describes itself like its source: the surrogate's parameters and the
+    state's other per-sample scalars come along, and the fields keep the task's order
+    (zarr lists arrays in directory order)."""
+    fields = ("c", "a", "b")
+    surrogate = make_surrogate("vnet", 2, fields=fields, params=("Omega_m",), lead=None,
+                               width=4, levels=1)  # fmt: skip
+    state = make_state(surrogate, (16, 16), samples=2, time=False,
+                       params={"Omega_m": [0.25, 0.35], "seed": [7, 8]})  # fmt: skip
+    for store in (None, tmp_path / "out.zarr"):
+        result = rollout(surrogate, state, store=store, progress=False)
+        assert list(result.data_vars)[:3] == ["c_out", "a_out", "b_out"]
+        np.testing.assert_array_equal(result["Omega_m"].values, [0.25, 0.35])
+        np.testing.assert_array_equal(result["seed"].values, [7, 8])
+    # An overriding parameter replaces the state's value in the result.
+    result = rollout(surrogate, state, params={"Omega_m": 0.3}, progress=False)
+    np.testing.assert_array_equal(result["Omega_m"].values, [0.3, 0.3])
+
+
 CHILD = """
 import sys, time
 from surrogates.io import open_dataset

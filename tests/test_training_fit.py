@@ -98,6 +98,22 @@ def test_3d_residual_vector_task_from_a_file_with_symmetries(tmp_path):
     assert set(pred.data_vars) == set(task.targets) and pred.disp_z.shape == (3, 8, 8, 8)
 
 
+def test_max_time_stops_training_by_wall_clock():
+    # A budget of 1 s against 100 000 steps: Lightning stops at the budget (it checks the
+    # clock every step), the artifact records the steps done and the time taken.
+    ds = map_dataset(1)
+    task = Task(["a"], ["b"], params=["omega"])
+    surrogate = fit(
+        ds, task, "vnet", crop=8, batch_size=2, max_steps=100_000, max_time=1.0,
+        val_fraction=0, progress=False, model_config={"width": 4, "levels": 1},
+    )  # fmt: skip
+    provenance = surrogate.metadata.provenance
+    assert 0 < provenance["steps"] < 100_000
+    assert 0.9 < provenance["train_seconds"] < 30
+    with pytest.raises(ModelError, match="max_time"):
+        fit(ds, task, "vnet", max_time=-1)
+
+
 def test_unrolled_training_loss_matches_repeated_application():
     # Training and inference share one code path: the unrolled loss equals the loss of
     # applying the Surrogate twice, the second time to its own prediction (cropped) with

@@ -23,9 +23,9 @@ _LAZY = {
     "CubeDataset": "surrogates.data.dataset",
     "CropSpec": "surrogates.data.dataset",
     "CubeDataModule": "surrogates.data.module",
-    "EpochSampler": "surrogates.data.module",
-    "Split": "surrogates.data.module",
-    "split_dataset": "surrogates.data.module",
+    "EpochSampler": "surrogates.data.split",
+    "Split": "surrogates.data.split",
+    "split_dataset": "surrogates.data.split",
 }
 
 __all__ = [

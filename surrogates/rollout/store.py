@@ -158,7 +158,8 @@ class ZarrStore:
                                  consolidated=False)  # fmt: skip
             for name, writer in (files or {}).items():
                 writer(tmp / "_rollout" / name)
-            _atomic_json(tmp / "_rollout" / MANIFEST, manifest)
+            order = [a.name for a in layout.arrays if a.group == ""] + list(layout.constants)
+            _atomic_json(tmp / "_rollout" / MANIFEST, {**manifest, "variables": order})
             os.replace(tmp, target)
         finally:
             if tmp.exists():
@@ -221,6 +222,9 @@ class ZarrStore:
         """The root group, dask-backed (one dask chunk per zarr chunk)."""
         ds = xr.open_dataset(self.path, engine="zarr", chunks={}, consolidated=False,
                              decode_times=False)  # fmt: skip
+        # zarr lists a group's arrays in directory order: restore the layout's order.
+        order = [n for n in self.manifest().get("variables", []) if n in ds.data_vars]
+        ds = ds[order + [n for n in ds.data_vars if n not in order]]
         return ds.assign_attrs(source=str(self.path))
 
 

@@ -228,7 +228,13 @@ def make_layout(spec: RunSpec, plan: RolloutPlan, task: Any, state: xr.Dataset,
         shape = lead_shape + (n_time,) * timed + spec.shape
         arrays.append(ArraySpec("", name, dims, shape, (1,) * (len(dims) - len(core)) + core,
                                 attrs=_attrs(state, name)))  # fmt: skip
-    constants = {}
+    constants = _passthrough(state, lead_dims, exclude={a.name for a in arrays})
+    for p, name in enumerate(task.params):
+        values = spec.params[:, :, p]
+        if name not in spec.schedule and np.all(values == values[:, :1]):
+            constants[name] = (lead_dims, values[:, 0] if lead_dims else values[0, 0])
+        else:  # varies along the rollout: the state's value would mislead
+            constants.pop(name, None)
     if spec.lead is not None:
         for name in task.static:
             dims = tuple(d for d in state[name].dims if d != "time")
@@ -236,10 +242,6 @@ def make_layout(spec: RunSpec, plan: RolloutPlan, task: Any, state: xr.Dataset,
             chunks = (1,) * (len(dims) - len(core)) + core
             arrays.append(ArraySpec("", name, dims, shape, chunks, str(state[name].dtype),
                                     attrs=_attrs(state, name)))  # fmt: skip
-        for p, name in enumerate(task.params):
-            if name not in spec.schedule:
-                values = spec.params[:, 0, p]
-                constants[name] = (lead_dims, values if lead_dims else values[0])
         if any(k not in spec.saved for k in range(1, spec.steps + 1)):
             for name in task.targets:
                 arrays.append(ArraySpec("_work", name, lead_dims + ("time",) + spec.axes,
@@ -251,6 +253,16 @@ def make_layout(spec: RunSpec, plan: RolloutPlan, task: Any, state: xr.Dataset,
         shape = (len(spec.items), len(plan.tiles), len(task.targets), *window)
         arrays.append(ArraySpec("_work", "blend", dims, shape, (1, 1, shape[2], *window)))
     return Layout(tuple(arrays), _coords(spec, state), constants, attrs)
+
+
+def _passthrough(state: xr.Dataset, lead_dims: tuple, exclude: set) -> dict:
+    """Per-sample scalars of the state (cosmological parameters, seeds, Reynolds numbers):
+    carried into the result so that it describes itself like its source."""
+    return {
+        name: (var.dims, var.values, dict(var.attrs))
+        for name, var in state.data_vars.items()
+        if set(var.dims) <= set(lead_dims) and name not in exclude
+    }
 
 
 def _attrs(state: xr.Dataset, name: str) -> tuple:

@@ -6,12 +6,27 @@
   statistics and the provenance; ``apply`` on tensors, ``predict`` on datasets.
 - :func:`load_config` / :func:`train_from_config`: TOML run configurations for
   ``surrogates train``.
+
+Lightning is imported only when training starts (:func:`fit`, :func:`train_from_config`):
+loading and applying an artifact — the CLI's rollout, Dask workers — stays light.
 """
 
-from surrogates.training.artifact import FORMAT, FORMAT_VERSION, Surrogate, load
+from typing import Any
+
+from surrogates.training.artifact import ARTIFACT_NAME, FORMAT, FORMAT_VERSION, Surrogate, load
 from surrogates.training.config import FitConfig, load_config
-from surrogates.training.fit import ARTIFACT_NAME, fit, train_from_config
 from surrogates.training.metadata import GridInfo, SurrogateMetadata
+
+_LIGHTNING = ("fit", "train_from_config")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LIGHTNING:
+        from surrogates.training import trainer
+
+        return getattr(trainer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ARTIFACT_NAME",

@@ -37,10 +37,12 @@ from surrogates.training.geometry import trim
 from surrogates.training.metadata import GridInfo, SurrogateMetadata
 from surrogates.training.scaling import Scaling
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Surrogate", "load", "make_metadata"]
+__all__ = ["ARTIFACT_NAME", "FORMAT", "FORMAT_VERSION", "Surrogate", "load", "make_metadata"]
 
 FORMAT = "pde-surrogates/surrogate"
 FORMAT_VERSION = 1
+#: File name of the artifact inside a training run's ``out_dir``.
+ARTIFACT_NAME = "surrogate.pt"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 

@@ -1,11 +1,13 @@
 """Training checkpoints: atomic writes, finding the one to resume from, reading them safely.
 
-Lightning checkpoints of a run live in ``checkpoint_dir``: ``last.ckpt`` (every
+This module does not import Lightning (loading an artifact must not). Lightning
+checkpoints of a run live in ``checkpoint_dir``: ``last.ckpt`` (every
 ``checkpoint_every`` steps and at the end), ``best.ckpt`` (lowest validation loss) and,
 under SLURM auto-requeue, Lightning's ``hpc_ckpt_*.ckpt``. Each is written to a temporary
 file in the same directory, flushed to disk and renamed over the target
-(:class:`AtomicCheckpointIO`), so a run killed at any moment leaves either the previous
-or the new checkpoint, never a truncated one. Our LightningModule adds a JSON string
+(:func:`atomic_torch_save`, which ``AtomicCheckpointIO`` in :mod:`surrogates.training.trainer`
+plugs into Lightning), so a run killed at any moment leaves either the previous or the new
+checkpoint, never a truncated one. Our LightningModule adds a JSON string
 under :data:`META_KEY` describing the run (task, model spec, crop geometry, statistics),
 so a resume with an incompatible configuration is refused with a clear message.
 """
@@ -20,13 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from surrogates.errors import ModelError
 
 __all__ = [
     "META_KEY",
-    "AtomicCheckpointIO",
     "atomic_torch_save",
     "find_resume_checkpoint",
     "read_checkpoint",
@@ -62,17 +62,6 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         pass
     finally:
         os.close(dir_fd)
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning checkpoint IO that writes each checkpoint atomically (tmp + rename)."""
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None
-    ) -> None:
-        if storage_options is not None:
-            raise TypeError(f"{type(self).__name__} takes no storage_options")
-        atomic_torch_save(checkpoint, path)
 
 
 def find_resume_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:

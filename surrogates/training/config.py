@@ -32,11 +32,11 @@ from surrogates.data import Task
 from surrogates.errors import ModelError
 from surrogates.models import available, config_defaults
 from surrogates.training.losses import LOSSES
-from surrogates.training.module import SCHEDULES
 
 __all__ = ["FitConfig", "load_config", "unknown_keys_error"]
 
 PAD_MODES = ("reflect", "edge", "constant")
+SCHEDULES = ("cosine", "onecycle", "constant")
 WEIGHTS = ("best", "last")
 SECTIONS = ("data", "task", "model", "train")
 TASK_KEYS = ("inputs", "targets", "params", "lead", "residual")
@@ -106,6 +106,10 @@ class FitConfig:
         Options of ``open_dataset`` (data given as a path) and of the model.
     max_steps, max_epochs : int or None
         Training ends at whichever comes first (None: no limit; not both None).
+    max_time : float or None
+        Wall-clock limit of the training run in seconds (validation included), on top of
+        ``max_steps``/``max_epochs``. The learning-rate schedule still spans ``max_steps``:
+        for a fair fixed-budget comparison, set ``max_steps`` to what fits the budget.
     lr, weight_decay : float
         AdamW.
     schedule : {"cosine", "onecycle", "constant"}
@@ -155,6 +159,7 @@ class FitConfig:
     model_config: dict = field(default_factory=dict)
     max_steps: int | None = 1000
     max_epochs: int | None = None
+    max_time: float | None = None
     lr: float = 1e-3
     weight_decay: float = 1e-4
     schedule: str = "cosine"
@@ -193,6 +198,8 @@ class FitConfig:
         for name in ("num_workers", "warmup_steps", "seed"):
             _check(_is_int(getattr(self, name), 0), name, getattr(self, name), "an int >= 0")
         _check(_is_number(self.lr) and self.lr > 0, "lr", self.lr, "a positive number")
+        _check(self.max_time is None or (_is_number(self.max_time) and self.max_time > 0),
+               "max_time", self.max_time, "a positive number of seconds or None")  # fmt: skip
         for name in ("weight_decay", "spectral_weight"):
             v = getattr(self, name)
             _check(_is_number(v) and v >= 0, name, v, "a number >= 0")

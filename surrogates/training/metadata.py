@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import lightning
 import numpy as np
 import torch
 import xarray as xr
@@ -41,7 +41,7 @@ def versions() -> dict[str, str]:
     return {
         "pde-surrogates": surrogates.__version__,
         "torch": torch.__version__,
-        "lightning": lightning.__version__,
+        "lightning": importlib.metadata.version("lightning"),
         "numpy": np.__version__,
         "python": platform.python_version(),
     }

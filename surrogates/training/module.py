@@ -25,13 +25,12 @@ from surrogates.errors import ModelError
 from surrogates.models import SurrogateModel
 from surrogates.nn import crop_to
 from surrogates.training.checkpoint import META_KEY
+from surrogates.training.config import SCHEDULES
 from surrogates.training.geometry import UnrollPlan
 from surrogates.training.losses import Loss
 from surrogates.training.scaling import Scaling
 
 __all__ = ["Optimization", "SurrogateModule", "Throughput", "SCHEDULES"]
-
-SCHEDULES = ("cosine", "onecycle", "constant")
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,11 @@ averaged, and only global rank 0 writes the artifact.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import importlib.util
 import json
 import os
+import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Any
 import lightning
 import torch
 import xarray as xr
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import callbacks as cb
 from lightning.pytorch import loggers
 from lightning.pytorch.utilities import rank_zero_info
@@ -38,9 +41,9 @@ from lightning.pytorch.utilities import rank_zero_info
 from surrogates.data import CubeDataModule, Normalizer, Task
 from surrogates.errors import ModelError
 from surrogates.models import build
-from surrogates.training.artifact import Surrogate, make_metadata
+from surrogates.training.artifact import ARTIFACT_NAME, Surrogate, make_metadata
 from surrogates.training.checkpoint import (
-    AtomicCheckpointIO,
+    atomic_torch_save,
     check_compatible,
     find_resume_checkpoint,
     model_state,
@@ -57,7 +60,18 @@ from surrogates.training.scaling import Scaling, field_statistics, residual_stat
 
 __all__ = ["ARTIFACT_NAME", "FitConfig", "fit", "load_config", "train_from_config"]
 
-ARTIFACT_NAME = "surrogate.pt"
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint IO that writes each checkpoint atomically (tmp + rename)."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        atomic_torch_save(checkpoint, path)
+
+
 HAS_TENSORBOARD = any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX"))
 _QUIET = (
     ".*does not have many workers.*",
@@ -169,6 +183,7 @@ def _trainer(cfg: FitConfig, ckpt_dir: Path | None, validate: bool) -> lightning
         accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
         strategy=cfg.strategy, precision=_precision(cfg),
         max_steps=cfg.max_steps or -1, max_epochs=cfg.max_epochs,
+        max_time=None if cfg.max_time is None else datetime.timedelta(seconds=cfg.max_time),
         gradient_clip_val=cfg.clip, deterministic=cfg.deterministic,
         callbacks=_callbacks(cfg, ckpt_dir, validate, bool(found)),
         logger=found or False, enable_checkpointing=ckpt_dir is not None,
@@ -232,10 +247,13 @@ def fit_config(
     validate = dm.val_set is not None
     with _quiet(resume_from is not None):
         trainer = _trainer(cfg, ckpt_dir, validate)
+        started = time.perf_counter()
         _fit_trainer(trainer, module, dm, cfg, validate, resume_from)
+        seconds = time.perf_counter() - started
     weights = _final_weights(trainer, net, cfg)
     context = plan.pad if trim(net) == 0 else (0,) * len(plan.pad)
     provenance = _provenance(ds, data, model, trainer, module, cfg, plan, weights)
+    provenance["train_seconds"] = round(seconds, 3)  # this call's wall clock (not resumed parts)
     meta = make_metadata(net, task, ds, dm.pad_spec, context, normalizer, residual, provenance)
     surrogate = Surrogate(net, meta)
     if cfg.out_dir is not None and trainer.is_global_zero:
