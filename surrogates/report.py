@@ -312,7 +312,33 @@ def _cosmology_rows(result: xr.Dataset) -> list[str]:
             row.append(_fmt(n_model / n_truth if n_truth else np.nan))
         rows.append(row)
     title = f"## Cosmology (k½ = k_Nyquist / 2 = {k_half:.4g})"
-    return [title, "", *_table(header, rows)]
+    return [title, "", *_table(header, rows), *_beats(result, upto)]
+
+
+def _beats(result: xr.Dataset, upto: np.ndarray) -> list[str]:
+    """The D3M-style criterion: in how many k-bins up to k½ the first model's T(k) is
+    closer to 1 and its r(k) closer to 1 than each other model's."""
+    models = [str(m) for m in result["model"].values]
+    if len(models) < 2:
+        return []
+
+    def curves(model: str) -> tuple[np.ndarray, np.ndarray]:
+        t = _curve(result["transfer"].sel(model=model)).values[upto]
+        r = _curve(result["cross_correlation"].sel(model=model)).values[upto]
+        return np.abs(t - 1.0), 1.0 - r
+
+    first_t, first_r = curves(models[0])
+    lines = []
+    for other in models[1:]:
+        other_t, other_r = curves(other)
+        n = int(upto.sum())
+        wins_t, wins_r = int((first_t < other_t).sum()), int((first_r < other_r).sum())
+        verdict = "beats" if wins_t == wins_r == n else "does not beat"
+        lines.append(
+            f"- {models[0]} {verdict} {other} at every k ≤ k½: |1 − T| smaller in"
+            f" {wins_t}/{n} k-bins, 1 − r smaller in {wins_r}/{n}"
+        )
+    return [*lines, ""]
 
 
 def _turbulence_rows(result: xr.Dataset) -> list[str]:

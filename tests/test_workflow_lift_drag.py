@@ -1,0 +1,100 @@
+"""``workflows/lift_drag.py --quick`` end to end: LBM sections and long channel, training,
+tiled rollout, drag and lift of every obstacle, and the results files it writes."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "workflows" / "lift_drag.py"
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The script in a subprocess, working directory ``tmp_path``."""
+    command = [sys.executable, str(SCRIPT), *args]
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The output folder and results.json of one ``--quick --threads 1`` run."""
+    tmp = tmp_path_factory.mktemp("lift-drag")
+    done = run(tmp, "--quick", "--threads", "1", "--out", str(tmp / "out"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp / "out", json.loads((tmp / "out" / "results.json").read_text())
+
+
+def test_one_row_per_obstacle_with_finite_coefficients(quick: tuple[Path, dict]) -> None:
+    _, results = quick
+    rows = results["obstacles"]
+    assert len(rows) == results["settings"]["long_obstacles"] == 3
+    assert sorted(r["body"] for r in rows) == [1, 2, 3]
+    assert [r["x [m]"] for r in rows] == sorted(r["x [m]"] for r in rows)
+    for row in rows:
+        for key in ("C_D LBM", "C_D surrogate", "C_L LBM", "C_L surrogate", "C_D rel. error"):
+            assert math.isfinite(row[key]), (key, row)
+        assert row["C_D LBM"] > 0
+        assert row["C_D LBM (solver)"] > 0
+        assert row["C_D rel. error"] == pytest.approx(row["C_D surrogate"] / row["C_D LBM"] - 1)
+
+
+def test_long_channel_obstacles_not_placed_as_in_training(quick: tuple[Path, dict]) -> None:
+    _, results = quick
+    assert results["coinciding_obstacles"] == []
+    assert all(r["nearest training placement [cells]"] > 0 for r in results["obstacles"])
+
+
+def test_field_errors_start_at_zero(quick: tuple[Path, dict]) -> None:
+    _, results = quick
+    steps = results["settings"]["steps"]
+    for model in ("surrogate", "persistence"):
+        for variable, errors in results["relative_l2"][model].items():
+            assert len(errors) == steps + 1
+            assert errors[0] == 0.0, (model, variable)  # the common initial state
+            assert all(math.isfinite(e) and e > 0 for e in errors[1:]), (model, variable)
+
+
+def test_speedup_timings_and_files(quick: tuple[Path, dict]) -> None:
+    out, results = quick
+    assert results["speedup"] > 0
+    assert results["speedup"] == pytest.approx(
+        results["lbm_seconds_per_simulated_second"]
+        / results["surrogate_seconds_per_simulated_second"]
+    )
+    assert all(v > 0 for v in results["seconds"].values())
+    assert results["training_steps"] == 10
+    for name in results["figures"]:
+        assert (out / name).stat().st_size > 0
+    text = (out / "results.md").read_text()
+    assert "| body | kind |" in text and "speedup" in text
+
+
+def test_second_run_reuses_the_lbm_data(quick: tuple[Path, dict], tmp_path: Path) -> None:
+    first_out, first = quick
+    assert first["lbm_runs"]["long"]["reused"] is False
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("sections.nc", "long.nc"):
+        for suffix in ("", ".timing.json"):
+            shutil.copy(first_out / (name + suffix), out / (name + suffix))
+    done = run(tmp_path, "--quick", "--threads", "1", "--max-steps", "2", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = json.loads((out / "results.json").read_text())
+    assert again["lbm_runs"]["long"]["reused"] is True
+    assert again["seconds"]["lbm_long"] == first["seconds"]["lbm_long"]  # measured once
+    assert again["training_steps"] == 2
+    # the same LBM fields: the truth's coefficients do not change with the model
+    assert [r["C_D LBM"] for r in again["obstacles"]] == [r["C_D LBM"] for r in first["obstacles"]]
+
+
+def test_bad_steps_is_one_line_error(tmp_path: Path) -> None:
+    done = run(tmp_path, "--quick", "--steps", "0", "--out", str(tmp_path / "out"))
+    assert done.returncode != 0
+    assert "--steps: expected a positive number" in done.stderr
+    assert "Traceback" not in done.stderr
