@@ -31,6 +31,7 @@ BENCHMARKS = [
     ("bench_models.py", "Models: forward/training step, ours vs neuraloperator FNO (issue 5)"),
     ("bench_rollout.py", "Tiled rollout: tiled vs whole domain, memory, local vs dask (issue 6)"),
     ("bench_diagnostics.py", "Diagnostics: P(k) and FoF (issue 7)"),
+    ("bench_workflows.py", "The three workflows end to end: accuracy and speedup (issue 8)"),
 ]
 
 

@@ -1,0 +1,155 @@
+"""``workflows/turbulence.py --quick`` end to end, and the neuraloperator FNO adapter
+(``workflows/peers.py``).
+
+The tests that need ``neuraloperator`` (the ``bench`` extra, not installed in CI) skip
+without it; ``--models vnet,fno`` still runs the whole workflow there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+from test_training_fixtures import lead_dataset, one_thread  # noqa: F401
+
+from surrogates.data import Task
+from surrogates.errors import ModelError
+from surrogates.models import build, registry
+from surrogates.rollout import rollout
+from surrogates.training import fit, load
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+SCRIPT = WORKFLOWS / "turbulence.py"
+
+
+@pytest.fixture
+def neuralop() -> ModuleType:
+    return pytest.importorskip("neuralop")
+
+
+@pytest.fixture
+def peers(monkeypatch) -> ModuleType:
+    """``workflows/peers.py`` executed afresh into a copy of the registry (undone after)."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    spec = importlib.util.spec_from_file_location("peers_under_test", WORKFLOWS / "peers.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_quick(tmp_path: Path, *extra: str) -> tuple[dict, Path]:
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--out", str(out), *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    # < 90 s on a loaded 2-core machine; the timeout only guards against a hang
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads((out / "results.json").read_text()), out
+
+
+def check_results(results: dict, out: Path, models: list[str]) -> None:
+    assert list(results["models"]) == models
+    steps = results["settings"]["steps"]
+    for name, rec in [*results["models"].items(), ("persistence", results["persistence"])]:
+        err = rec["relative_l2"]
+        assert len(err) == steps + 1 and all(math.isfinite(e) for e in err), name
+        assert err[0] < 1e-6, f"{name}: the rollout starts from the truth"
+        assert all(math.isfinite(e) for e in rec["dissipation_error"]), name
+    budget = results["budget_seconds"]
+    for name, rec in results["models"].items():
+        assert rec["speedup"] > 0 and math.isfinite(rec["speedup"]), name
+        assert rec["budget_seconds"] == budget, name  # the same budget for every model
+        assert 1 <= rec["steps"] <= rec["max_steps"] and rec["params"] > 0, name
+        # the training loop stops at the budget (plus at most a step and a validation)
+        assert 0 < rec["loop_seconds"] <= 1.5 * budget + 5, (name, rec["loop_seconds"])
+        assert (out / "models" / name / "surrogate.pt").is_file()
+    table = (out / "results.md").read_text()
+    assert all(f"| {name} |" in table for name in [*models, "persistence"])
+    assert all((out / name).is_file() for name in results["figures"])
+    assert len(results["figures"]) == 3
+
+
+def test_quick_workflow_without_the_peer(tmp_path):
+    results, out = run_quick(tmp_path, "--models", "vnet,fno")
+    check_results(results, out, ["vnet", "fno"])
+    assert results["skipped"] == {}
+
+
+def test_quick_workflow_with_all_three_models(tmp_path, neuralop):
+    results, out = run_quick(tmp_path)
+    check_results(results, out, ["vnet", "fno", "neuralop_fno"])
+    # like-for-like architectures: the parameter counts differ only by the conditioning
+    # (our FiLM embedding versus one extra input channel)
+    assert results["models"]["fno"]["config"] == results["models"]["neuralop_fno"]["config"]
+
+
+def test_unknown_model_is_a_one_line_error(tmp_path):
+    cmd = [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path), "--models", "vnet,x"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: --models: got 'vnet,x', expected a comma-separated subset of"
+        " ('vnet', 'fno', 'neuralop_fno')"
+    ]
+
+
+@pytest.mark.usefixtures("neuralop", "one_thread")
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_adapter_shapes_conditioning_and_size_of_our_fno(peers, ndim):
+    torch.manual_seed(0)
+    config = dict(modes=3, width=6, layers=2, halo=2)
+    model = build("neuralop_fno", 3, 2, n_params=1, ndim=ndim, **config)
+    assert (model.halo, model.alignment, model.exact_tiling, model.embedding) == (2, 1, False, None)
+    x = torch.randn(2, 3, *[10] * ndim)
+    y = model(x, torch.tensor([[0.2], [0.2]]))
+    assert y.shape == (2, 2, *[10] * ndim)
+    y2 = model(x, torch.tensor([[0.2], [0.9]]))
+    assert torch.equal(y[0], y2[0]) and not torch.allclose(y[1], y2[1])  # params matter
+    with pytest.raises(
+        ModelError, match=r"neuralop_fno: params: got shape None, expected \(2, 1\)"
+    ):
+        model(x)
+    with pytest.raises(ModelError, match=r"neuralop_fno: input has shape"):
+        model(torch.randn(2, 4, *[10] * ndim), torch.zeros(2, 1))
+    ours = build("fno", 3, 2, ndim=ndim, **config)
+    theirs = build("neuralop_fno", 3, 2, ndim=ndim, **config)
+
+    def count(m):
+        return sum(p.numel() * (2 if p.is_complex() else 1) for p in m.parameters())
+
+    assert count(theirs) == count(ours)  # the same retained modes, widths and layers
+    assert "_metadata" not in model.state_dict()  # tensors only
+
+
+@pytest.mark.usefixtures("neuralop", "one_thread")
+def test_adapter_trains_saves_loads_and_rolls_out_by_blended_tiles(peers, tmp_path):
+    ds = lead_dataset()
+    task = Task(inputs=["u", "mask"], targets=["u"], params=["f"], lead=1, residual=True)
+    model = fit(ds, task, "neuralop_fno", crop=8, pad=2, batch_size=2, max_steps=2,
+                val_fraction=0, progress=False,
+                model_config=dict(modes=2, width=4, layers=1, halo=2))  # fmt: skip
+    loaded = load(model.save(tmp_path / "surrogate.pt"))
+    assert loaded.model.spec == model.model.spec
+    state = ds.isel(time=[0])
+    before, after = model.predict(state), loaded.predict(state)
+    assert np.array_equal(before.u.values, after.u.values)
+    out = rollout(loaded, state, steps=2, tile=8, progress=False)
+    assert out.attrs["rollout_plan"].startswith("blend tiling, 4 tiles")
+    assert out.u.shape == (2, 3, 16, 16) and np.isfinite(out.u.values).all()
+
+
+def test_adapter_without_neuraloperator_names_the_extra(peers, monkeypatch):
+    monkeypatch.setitem(sys.modules, "neuralop", None)
+    monkeypatch.setitem(sys.modules, "neuralop.models", None)
+    with pytest.raises(ModelError, match=r"pip install -e '\.\[bench\]'"):
+        build("neuralop_fno", 3, 3)

@@ -1,0 +1,468 @@
+"""Workflow 2: a turbulence world model, three networks side by side, as one command.
+
+From ``datasets/turbulence-ns``: DNS of forced isotropic turbulence (small periodic training
+cubes, and one periodic box 2x larger per side), box-filtered to a 2x coarser grid. A
+``lead`` surrogate advances the coarse velocity by one stored frame (0.5 time units, many
+solver steps), conditioned on the forcing amplitude. ``vnet`` and ``fno`` (ours) and the
+``neuraloperator`` package's FNO (``neuralop_fno``, registered by ``workflows/peers.py``)
+are trained on the same data with the same wall-clock budget, rolled out on the large box
+with its true forcing schedule, and compared with the filtered DNS and with persistence:
+relative L2 error versus rollout step, E(k) at the last step, the dissipation rate over
+time, and the wall-clock speedup over the solver for the same simulated time.
+
+Fair budget: each model first runs a short calibration fit that measures its steady
+seconds per training step and per validation; the real fit then gets
+``max_steps = (budget - validations * val_seconds) / step_seconds`` (so its learning-rate
+schedule completes) and ``max_time = budget`` as a hard stop. The budget is the wall clock
+of the training loop (validation included; Lightning's setup and the artifact write are
+not). Same-size models (the two FNOs) train on crops with ``fno_pad`` cells of context per
+side (the loss covers all but a rim of ``halo`` cells) and are rolled out on tiles of the
+crop size blended over that context, so that their windows have the training size (the
+Fourier modes are per window, not per physical wavenumber).
+
+Usage::
+
+    .venv/bin/python workflows/turbulence.py [--quick] [--out DIR] [--threads N]
+        [--budget SECONDS] [--models vnet,fno,neuralop_fno]
+
+Writes under ``--out`` (default ``runs/workflows/turbulence``): the DNS files (reused when
+their recipe matches), ``models/<name>/surrogate.pt``, ``results.json``, ``results.md`` and
+the figures. About 11 minutes on 2 shared CPU cores with ``--threads 1`` (``--quick``: under
+a minute). Two torch threads on a loaded 2-core machine can be several times slower.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning
+import numpy as np
+import peers  # noqa: F401  (registers neuralop_fno)
+import torch
+import xarray as xr
+from common import REPO, Stopwatch, markdown_table, parse_args, write_results
+
+import surrogates
+from surrogates import plot
+from surrogates.errors import DataError, ModelError
+from surrogates.solvers.recipe import load_recipe, run_recipe
+
+VELOCITY = ["u_x", "u_y", "u_z"]
+MODELS = ("vnet", "fno", "neuralop_fno")
+FACTOR = 2  # coarse-graining factor per axis
+DT = 0.5  # time between stored frames = one surrogate step
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Every size of the study (``QUICK`` for tests, ``DEFAULT`` for the real run)."""
+
+    n_dns: int  # DNS points per side of a training box (side 2 pi)
+    nu: float  # viscosity: the recipe's 0.02 needs 64^3; this keeps small DNS resolved
+    samples: int  # training realisations (own seeds and forcing schedules)
+    spinup: float  # discarded transient
+    t_train: float  # end of the training runs
+    steps: int  # rollout steps on the large box
+    budget: float  # training-loop seconds per model
+    calibration_steps: int
+    validations: int  # validations per fit (every max_steps // validations steps)
+    val_fraction: float
+    val_batches: int
+    vnet: dict
+    fno: dict  # both FNOs (ours and neuraloperator's)
+    fno_pad: int  # FNO training context per side: the rollout's blend overlap
+
+
+QUICK = Sizes(
+    n_dns=16, nu=0.08, samples=2, spinup=1.0, t_train=4.0, steps=4, budget=3.0,
+    calibration_steps=3, validations=2, val_fraction=0.5, val_batches=2,
+    vnet=dict(width=4, levels=1, blocks=1), fno=dict(modes=2, width=4, layers=2, halo=1),
+    fno_pad=2,
+)  # fmt: skip
+DEFAULT = Sizes(
+    n_dns=32, nu=0.04, samples=3, spinup=4.0, t_train=12.0, steps=12, budget=180.0,
+    calibration_steps=30, validations=6, val_fraction=0.25, val_batches=16,
+    vnet=dict(width=12, levels=1, blocks=1), fno=dict(modes=4, width=16, layers=4, halo=1),
+    fno_pad=3,
+)  # fmt: skip
+
+
+def _extra(parser: Any) -> None:
+    parser.add_argument("--budget", type=float, help="training seconds per model (default: size)")
+    parser.add_argument(
+        "--models", default=",".join(MODELS), help=f"comma-separated subset of {list(MODELS)}"
+    )
+
+
+def choose_models(text: str) -> tuple[list[str], dict[str, str]]:
+    """The models to train from ``--models``, and those skipped with the reason."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown or not names:
+        raise ModelError(f"--models: got {text!r}, expected a comma-separated subset of {MODELS}")
+    skipped = {}
+    if "neuralop_fno" in names and importlib.util.find_spec("neuralop") is None:
+        skipped["neuralop_fno"] = "neuraloperator not installed (pip install -e '.[bench]')"
+        names.remove("neuralop_fno")
+        print(f"note: skipping neuralop_fno: {skipped['neuralop_fno']}")
+    if not names:
+        raise ModelError(f"--models {text!r}: nothing left to train ({skipped})")
+    return names, skipped
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+def recipes(sizes: Sizes) -> tuple[Any, Any, float]:
+    """Recipes of the training DNS and the 2x larger DNS, and the large run's end time."""
+    common = [f"nu={sizes.nu}", f"spinup={sizes.spinup}", f"save_every={DT}"]
+    folder = REPO / "datasets" / "turbulence-ns"
+    train = load_recipe(
+        folder, [f"samples={sizes.samples}", f"n={sizes.n_dns}", f"t_end={sizes.t_train}", *common]
+    )
+    t_large = sizes.spinup + DT * sizes.steps
+    large = load_recipe(
+        folder,
+        ["samples=1", "seed=100", f"n={2 * sizes.n_dns}", f"box_size={4 * math.pi}",
+         "spectrum_peak=4.0", f"t_end={t_large}", *common],
+    )  # fmt: skip
+    return train, large, t_large
+
+
+def generate(recipe: Any, path: Path, resume: bool) -> tuple[xr.Dataset, float, bool]:
+    """Run (or reuse) a recipe; returns the dataset, the solver seconds and whether reused.
+
+    A sidecar ``PATH.json`` records the recipe fingerprint and the seconds the solver took
+    when the file was written; a file whose sidecar matches the recipe is reused.
+    """
+    sidecar = path.with_name(path.name + ".json")
+    if path.exists() and sidecar.is_file():
+        record = json.loads(sidecar.read_text())
+        if record.get("fingerprint") == recipe.fingerprint:
+            return surrogates.open_dataset(path), float(record["seconds"]), True
+    start = time.perf_counter()
+    run_recipe(recipe, path, resume=resume)
+    seconds = time.perf_counter() - start
+    sidecar.write_text(json.dumps({"fingerprint": recipe.fingerprint, "seconds": seconds}))
+    return surrogates.open_dataset(path), seconds, False
+
+
+def coarse_grain(dns: xr.Dataset, factor: int = FACTOR) -> xr.Dataset:
+    """Box filter of ``factor``^3 cells, subsampled: the coarse state the surrogates see."""
+    coarse = dns.drop_vars(["kinetic_energy", "dissipation", "enstrophy"], errors="ignore")
+    coarse = coarse.coarsen(x=factor, y=factor, z=factor).mean().compute()
+    for v in VELOCITY:
+        coarse[v].attrs = dict(dns[v].attrs)
+    coarse.attrs["source"] = f"{dns.attrs['source']} (box filter {factor}^3, subsampled)"
+    return coarse
+
+
+# --- training under a wall-clock budget -------------------------------------------------
+
+
+class LoopClock(lightning.Callback):
+    """Wall clock of a training loop: batch end times, validation durations, loop span."""
+
+    def __init__(self) -> None:
+        self.ends: list[float] = []
+        self.validations: list[float] = []
+        self.span = (math.nan, math.nan)
+        self._val_start = math.nan
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self.span = (time.perf_counter(), math.nan)
+
+    def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
+        self.ends.append(time.perf_counter())
+
+    def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        self.validations.append(time.perf_counter() - self._val_start)
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        self.span = (self.span[0], time.perf_counter())
+
+    @property
+    def loop_seconds(self) -> float:
+        return self.span[1] - self.span[0]
+
+    @property
+    def step_seconds(self) -> float:
+        """Median time between batch ends (the first quarter, warm-up, left out)."""
+        gaps = np.diff(self.ends)
+        gaps = gaps[gaps.size // 4 :]
+        return float(np.median(gaps)) if gaps.size else self.loop_seconds
+
+
+def fit_options(sizes: Sizes, name: str) -> dict[str, Any]:
+    """Options of ``surrogates.fit`` shared by calibration and training (notebook 03's)."""
+    crop = sizes.n_dns // FACTOR // 2  # half the coarse box: windows wrap around it
+    config = dict(sizes.vnet if name == "vnet" else sizes.fno)
+    options = dict(
+        crop=crop, unroll=1, batch_size=4, lr=1e-3, loss="rel_l2", symmetries=True,
+        val_fraction=sizes.val_fraction, val_batches=sizes.val_batches, model_config=config,
+    )  # fmt: skip
+    if name != "vnet":  # same-size model: train on crop + 2 pad windows, the rollout's tiles
+        options["pad"] = sizes.fno_pad
+    return options
+
+
+def calibrate(train: xr.Dataset, task: Any, name: str, sizes: Sizes) -> dict[str, float]:
+    """Seconds per training step and per validation, from a short fit (nothing written)."""
+    clock = LoopClock()
+    n = sizes.calibration_steps
+    surrogates.fit(train, task, name, **fit_options(sizes, name), max_steps=n, val_every=n,
+                   progress=False, callbacks=(clock,))  # fmt: skip
+    val = float(np.median(clock.validations)) if clock.validations else 0.0
+    return {"steps": n, "step_seconds": clock.step_seconds, "val_seconds": val}
+
+
+def train(
+    data: xr.Dataset, task: Any, name: str, sizes: Sizes, budget: float, out: Path, quick: bool
+) -> tuple[Any, dict[str, Any]]:
+    """Calibrate, then fit ``name`` for ``budget`` seconds; returns (surrogate, record)."""
+    cal = calibrate(data, task, name, sizes)
+    usable = budget - sizes.validations * cal["val_seconds"]
+    max_steps = max(sizes.validations, int(usable / cal["step_seconds"]))
+    clock = LoopClock()
+    shutil.rmtree(out / "models" / name, ignore_errors=True)  # no checkpoints of older runs
+    print(f"{name}: {cal['step_seconds']:.3g} s/step -> max_steps {max_steps}, {budget:g} s")
+    model = surrogates.fit(
+        data, task, name, **fit_options(sizes, name), max_steps=max_steps, max_time=budget,
+        val_every=max(1, max_steps // sizes.validations), out_dir=str(out / "models" / name),
+        progress=not quick, callbacks=(clock,),
+    )  # fmt: skip
+    prov = model.metadata.provenance
+    print(f"{name}: {prov['steps']} steps in {clock.loop_seconds:.1f} s, {prov['weights']}")
+    record = {
+        "params": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.model.parameters()),
+        "config": fit_options(sizes, name)["model_config"],
+        "calibration": cal,
+        "budget_seconds": budget,
+        "max_steps": max_steps,
+        "steps": prov["steps"],
+        "stopped_by": "max_steps" if prov["steps"] >= max_steps else "max_time",
+        "loop_seconds": clock.loop_seconds,
+        "train_seconds": prov["train_seconds"],
+        "val_loss_best": prov["metrics"].get("val_loss_best"),
+        "weights": prov["weights"],
+    }
+    return model, record
+
+
+# --- rollout and comparison -------------------------------------------------------------
+
+
+def roll(model: Any, truth: xr.Dataset, sizes: Sizes, tile: int | None) -> tuple[xr.Dataset, float]:
+    """Roll ``model`` out from the truth's first frame with its forcing schedule; seconds.
+
+    Timed after a one-step warm-up (first-call costs are not the surrogate's step cost).
+    """
+    start = truth.isel(time=[0])
+    schedule = truth["forcing_amplitude"].isel(sample=0).values[: sizes.steps]
+    options = dict(tile=tile, progress=False)
+    surrogates.rollout(model, start, steps=1, params={"forcing_amplitude": schedule[:1]},
+                       **options)  # fmt: skip
+    t0 = time.perf_counter()
+    prediction = surrogates.rollout(
+        model, start, steps=sizes.steps, params={"forcing_amplitude": schedule}, **options
+    )
+    return prediction, time.perf_counter() - t0
+
+
+def persistence(truth: xr.Dataset, times: np.ndarray) -> xr.Dataset:
+    """The initial state frozen at every time: the baseline a surrogate must beat."""
+    frozen = truth[VELOCITY].isel(time=0, drop=True).expand_dims(time=times)
+    return frozen.transpose("sample", "time", ...)
+
+
+def evaluate(predictions: dict[str, xr.Dataset], truth: xr.Dataset) -> xr.Dataset:
+    """``surrogates.compare`` of every model and persistence against the filtered DNS."""
+    (first, prediction), *others = predictions.items()
+    frozen = persistence(truth, prediction["time"].values)
+    return surrogates.compare(
+        prediction, truth, diagnostics=["metrics", "turbulence"], name=first,
+        baselines={**dict(others), "persistence": frozen},
+    )  # fmt: skip
+
+
+def error_figure(result: xr.Dataset) -> Any:
+    """Relative L2 error (mean over u_x, u_y, u_z) against the rollout step, one line a model."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2, 2.8), layout="constrained")
+    ax = fig.add_subplot()
+    error = result["relative_l2"].mean("variable").isel(sample=0)
+    for model in result["model"].values:
+        ls = ":" if model == "persistence" else "-"
+        ax.plot(np.arange(error.sizes["time"]), error.sel(model=model), ls, marker="o", ms=3,
+                label=str(model))  # fmt: skip
+    ax.set(xlabel="rollout step", ylabel="relative L2 error of u", ylim=(0, None))
+    ax.legend()
+    return fig
+
+
+def figures(result: xr.Dataset, truth: xr.Dataset, out: Path) -> list[Path]:
+    """Error vs step, E(k) at the last step, epsilon over time (PNG files under ``out``)."""
+    # Shells 1 .. the coarse grid's Nyquist wavenumber: shell 0 is the (zero) mean flow,
+    # and the corner shells beyond Nyquist hold almost no energy after the box filter.
+    k, box = result["k_shell"], float(result.attrs["box_size"][0])
+    resolved = result.isel(k_shell=(k > 0) & (k <= np.pi * truth.sizes["x"] / box))
+    paths = []
+    for name, fig in (
+        ("error_vs_step.png", error_figure(result)),
+        ("energy_spectra.png", plot.energy_spectra(resolved)),
+        ("dissipation.png", plot.dissipation(result)),
+    ):
+        paths.append(out / name)
+        fig.savefig(paths[-1], dpi=120)
+    return paths
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+def series(result: xr.Dataset, model: str) -> dict[str, list[float]]:
+    """Per-step relative L2 (mean over components), epsilon and its relative error."""
+    pick = {"model": model, "sample": 0}
+    return {
+        "relative_l2": result["relative_l2"].sel(pick).mean("variable").values.tolist(),
+        "dissipation": result["dissipation"].sel(pick).values.tolist(),
+        "dissipation_error": result["dissipation_error"].sel(pick).values.tolist(),
+    }
+
+
+def table_row(name: str, rec: dict[str, Any], steps: int) -> dict[str, Any]:
+    """One row of the Markdown table (persistence has no training or speedup)."""
+    err, eps = rec["relative_l2"], np.abs(rec["dissipation_error"][1:])
+    return {
+        "model": name,
+        "params": rec.get("params", "-"),
+        "steps": rec.get("steps", "-"),
+        "train s": rec.get("loop_seconds", "-"),
+        "L2 step 1": err[1],
+        f"L2 step {steps // 2}": err[steps // 2],
+        f"L2 step {steps}": err[steps],
+        "mean abs eps err": float(np.mean(eps)),
+        "speedup": rec.get("speedup", "-"),
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """``results.md``: the side-by-side table and the timings."""
+    steps = results["settings"]["steps"]
+    rows = [table_row(n, r, steps) for n, r in results["models"].items()]
+    rows.append(table_row("persistence", results["persistence"], steps))
+    sec = results["seconds"]
+    timed = "reused file, timed when written" if results["dns_large_reused"] else "timed now"
+    lines = [
+        "# Workflow 2: turbulence world model (vnet, fno, neuraloperator FNO)",
+        "",
+        f"Same data and a training budget of {results['budget_seconds']:g} s (training loop)"
+        f" per model; rollout of {steps} steps ({steps * DT:g} time units) on the"
+        f" {results['settings']['coarse_large']}^3 coarse grid of the 2x larger box.",
+        "",
+        markdown_table(rows),
+        "",
+        f"DNS solver: {sec['dns_large']:.1f} s for the large box to t = {results['t_large']:g}"
+        f" ({results['solver_steps']} solver steps; {timed}); speedup = solver seconds per"
+        f" simulated time unit / the surrogate's ({results['threads']} torch thread(s));"
+        f" total wall time {sec['total']:.0f} s.",
+    ]
+    if results["skipped"]:
+        lines += ["", f"Skipped: {results['skipped']}"]
+    return "\n".join(lines)
+
+
+def run(args: Any) -> dict[str, Any]:
+    """The whole study; returns the results dictionary (also written to ``args.out``)."""
+    sizes = QUICK if args.quick else DEFAULT
+    budget = sizes.budget if args.budget is None else args.budget
+    if not budget > 0:
+        raise ModelError(f"--budget: got {budget!r}, expected a positive number of seconds")
+    names, skipped = choose_models(args.models)
+    watch, out = Stopwatch(), args.out
+    train_recipe, large_recipe, t_large = recipes(sizes)
+    with watch("dns_train"):
+        dns_train, _, _ = generate(train_recipe, out / "dns-train.nc", resume=True)
+    dns_large, dns_seconds, reused = generate(large_recipe, out / "dns-large.nc", resume=False)
+    data, truth = coarse_grain(dns_train), coarse_grain(dns_large)
+    task = surrogates.Task(inputs=VELOCITY, targets=VELOCITY, params=["forcing_amplitude"],
+                           lead=1, residual=True)  # fmt: skip
+    records, predictions = {}, {}
+    solver_per_time = dns_seconds / t_large
+    for name in names:
+        with watch(f"train_{name}"):
+            model, records[name] = train(data, task, name, sizes, budget, out, args.quick)
+        tile = None if name == "vnet" else fit_options(sizes, name)["crop"]
+        prediction, seconds = roll(model, truth, sizes, tile)
+        predictions[name] = prediction
+        records[name].update(
+            rollout_seconds=seconds,
+            rollout_plan=prediction.attrs["rollout_plan"],
+            speedup=solver_per_time / (seconds / (sizes.steps * DT)),
+        )
+    with watch("compare"):
+        result = evaluate(predictions, truth)
+        paths = figures(result, truth, out)
+    for name in names:
+        records[name].update(series(result, name))
+    watch.seconds["dns_large"] = dns_seconds
+    return {
+        "quick": args.quick,
+        "settings": {**dataclasses.asdict(sizes), "coarse_large": truth.sizes["x"]},
+        "budget_seconds": budget,
+        "t_large": t_large,
+        "times": result["time"].values.tolist(),
+        "dns_large_reused": reused,
+        "solver_steps": int(dns_large.attrs["steps"]),
+        "threads": torch.get_num_threads(),
+        "solver_seconds_per_time": solver_per_time,
+        "models": records,
+        "persistence": series(result, "persistence"),
+        "dissipation_truth": result["dissipation_truth"].isel(sample=0).values.tolist(),
+        "skipped": skipped,
+        "figures": [p.name for p in paths],
+        "seconds": watch.seconds,
+    }
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's per-fit banners out of the output (this script prints a summary)."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def main(argv: list[str] | None = None) -> None:
+    quiet_lightning()
+    args = parse_args(__doc__.split("\n\n")[0], "runs/workflows/turbulence", argv, _extra)
+    start = time.perf_counter()
+    try:
+        results = run(args)
+    except (DataError, ModelError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    results["seconds"]["total"] = time.perf_counter() - start
+    json_path, md_path = write_results(args.out, results, markdown(results))
+    print(markdown(results))
+    print(f"\nresults: {json_path} and {md_path}")
+    print(f"figures: {', '.join(str(args.out / f) for f in results['figures'])}")
+    print(f"models:  {args.out / 'models'}/<name>/surrogate.pt")
+
+
+if __name__ == "__main__":
+    main()
