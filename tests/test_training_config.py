@@ -138,3 +138,18 @@ def test_train_from_config_writes_the_artifact(tmp_path, monkeypatch):
     again = load(train_from_config(path, ["train.checkpoint_every=2"], resume=True))
     state = surrogate.model.state_dict()
     assert all(np.array_equal(v, state[k]) for k, v in again.model.state_dict().items())
+
+
+def test_shipped_cosmology_surrogate_matches_its_configuration():
+    """models/cosmology/ holds what `make demo-train` produces: the artifact loads safely and
+    records exactly the task, model and training options of cli/train-cosmology.toml."""
+    import json
+
+    data, task, model, config = load_config(ROOT / "cli" / "train-cosmology.toml")
+    surrogate = load(ROOT / "models" / "cosmology" / "surrogate.pt")
+    assert surrogate.task == task and surrogate.metadata.model["name"] == model
+    recorded = json.loads((ROOT / "models" / "cosmology" / "fit_config.json").read_text())
+    expected = {**config.to_dict(), "resume": True}  # the run was resumed (see its README)
+    assert recorded["data"] == data and recorded["train"] == expected
+    assert surrogate.metadata.provenance["fit_config"] == expected
+    assert surrogate.metadata.provenance["steps"] == config.max_steps
