@@ -107,7 +107,7 @@ def test_slices_share_colour_scales_and_show_the_difference(rng):
     assert images[0].get_extent() == pytest.approx([0.0, 3.0, 0.0, 2.5])
     assert [ax.get_title() for ax in fig.axes[:3]] == ["truth", "a", "a − truth"]
     assert fig.axes[3].get_xlabel() == "x [m]" and fig.axes[0].get_ylabel() == "y [m]"
-    assert fig.axes[6].get_ylabel() == "rho [kg/m^3]"  # the field colour bar
+    assert fig.axes[6].get_xlabel() == "rho [kg/m^3]"  # the field colour bar, under its columns
 
 
 def test_slices_project_a_slab_and_need_one_snapshot(rng):

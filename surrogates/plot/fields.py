@@ -55,10 +55,14 @@ def _extent(da: xr.DataArray) -> list[float]:
     return out
 
 
+#: Height / width of a plane below which models become columns (panels stacked).
+WIDE = 0.6
+
+
 def _layout(n_models: int, aspect: float):
     """Figure and per-model (truth, model, difference) axes: side by side in a row per model,
-    or stacked in a column per model for planes much wider than tall (``aspect`` < 0.6)."""
-    if aspect >= 0.6:
+    or stacked in a column per model for planes much wider than tall (``aspect`` < WIDE)."""
+    if aspect >= WIDE:
         height = float(np.clip(2.3 * aspect + 0.5, 1.2, 3.5))
         fig, axes = figure(n_models, 3, width=2.3, height=height, sharex=True, sharey=True)
         return fig, [tuple(axes[m]) for m in range(n_models)]
@@ -120,7 +124,8 @@ def slices(
     name = str(truth.attrs.get("long_name", truth.name or "field"))
     extent = _extent(ref)
     with style():
-        fig, panels = _layout(len(planes), (extent[3] - extent[2]) / (extent[1] - extent[0]))
+        aspect = (extent[3] - extent[2]) / (extent[1] - extent[0])
+        fig, panels = _layout(len(planes), aspect)
         kw = {"origin": "lower", "extent": extent, "interpolation": "nearest"}
         for (n, plane), (ax_t, ax_m, ax_d) in zip(planes.items(), panels, strict=True):
             im = ax_t.imshow(ref.values.T, cmap=cmap, vmin=vmin, vmax=vmax, **kw)
@@ -135,8 +140,12 @@ def slices(
             if ss.is_first_col():
                 ax.set_ylabel(label(ref[ref.dims[1]], ref.dims[1]))
         fields = [ax for row in panels for ax in row[:2]]
-        fig.colorbar(im, ax=fields, label=label(truth, name), shrink=0.9)
-        fig.colorbar(dim, ax=[row[2] for row in panels], label="difference", shrink=0.9)
+        # Colour bars beside the panels they belong to, never between panel groups: under
+        # the columns when models are rows, to the right of the rows when they are columns.
+        where = "bottom" if aspect >= WIDE else "right"
+        fig.colorbar(im, ax=fields, label=label(truth, name), shrink=0.8, location=where)
+        fig.colorbar(dim, ax=[row[2] for row in panels], label="difference", shrink=0.8,
+                     location=where)  # fmt: skip
         if title:
             fig.suptitle(title)
     return fig
