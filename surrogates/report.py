@@ -300,10 +300,11 @@ def _cosmology_rows(result: xr.Dataset) -> list[str]:
     halos = "halo_count" in result
     if halos:
         header.append("halos model / truth")
-    rows = []
+    rows, curves = [], {}
     for model in result["model"].values:
         t = _curve(result["transfer"].sel(model=model)).values
         r = _curve(result["cross_correlation"].sel(model=model)).values
+        curves[str(model)] = (np.abs(t[upto] - 1.0), 1.0 - r[upto])
         row = [str(model), _fmt(np.interp(k_half, k, t)), _fmt(np.interp(k_half, k, r))]
         row += [_fmt(np.nanmax(np.abs(t[upto] - 1.0))), _fmt(np.nanmin(r[upto]))]
         if halos:
@@ -312,33 +313,23 @@ def _cosmology_rows(result: xr.Dataset) -> list[str]:
             row.append(_fmt(n_model / n_truth if n_truth else np.nan))
         rows.append(row)
     title = f"## Cosmology (k½ = k_Nyquist / 2 = {k_half:.4g})"
-    return [title, "", *_table(header, rows), *_beats(result, upto)]
+    return [title, "", *_table(header, rows), *_beats(curves)]
 
 
-def _beats(result: xr.Dataset, upto: np.ndarray) -> list[str]:
-    """The D3M-style criterion: in how many k-bins up to k½ the first model's T(k) is
-    closer to 1 and its r(k) closer to 1 than each other model's."""
-    models = [str(m) for m in result["model"].values]
-    if len(models) < 2:
-        return []
-
-    def curves(model: str) -> tuple[np.ndarray, np.ndarray]:
-        t = _curve(result["transfer"].sel(model=model)).values[upto]
-        r = _curve(result["cross_correlation"].sel(model=model)).values[upto]
-        return np.abs(t - 1.0), 1.0 - r
-
-    first_t, first_r = curves(models[0])
+def _beats(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[str]:
+    """The D3M-style criterion from each model's (|1 - T|, 1 - r) over the k-bins up to k½:
+    in how many bins the first model is closer to 1 than each other model, in both."""
+    (first, (first_t, first_r)), *others = curves.items()
     lines = []
-    for other in models[1:]:
-        other_t, other_r = curves(other)
-        n = int(upto.sum())
+    for other, (other_t, other_r) in others:
+        n = first_t.size
         wins_t, wins_r = int((first_t < other_t).sum()), int((first_r < other_r).sum())
         verdict = "beats" if wins_t == wins_r == n else "does not beat"
         lines.append(
-            f"- {models[0]} {verdict} {other} at every k ≤ k½: |1 − T| smaller in"
+            f"- {first} {verdict} {other} at every k ≤ k½: |1 − T| smaller in"
             f" {wins_t}/{n} k-bins, 1 − r smaller in {wins_r}/{n}"
         )
-    return [*lines, ""]
+    return [*lines, ""] if lines else []
 
 
 def _turbulence_rows(result: xr.Dataset) -> list[str]:

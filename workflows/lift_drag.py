@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,20 @@ from typing import Any
 import numpy as np
 import scipy.ndimage
 import xarray as xr
-from common import REPO, Stopwatch, markdown_table, parse_args, write_results
+from common import (
+    REPO,
+    Stopwatch,
+    generate,
+    markdown_table,
+    parse_args,
+    persistence,
+    write_results,
+)
 
 import surrogates
 from surrogates import plot
 from surrogates.errors import DataError, ModelError
-from surrogates.solvers.recipe import Recipe, load_recipe, run_recipe
+from surrogates.solvers.recipe import Recipe, load_recipe
 
 RECIPE = REPO / "datasets" / "obstacles-lbm-3d"
 STATE = ["p", "u_x", "u_y", "u_z"]
@@ -146,41 +153,6 @@ def make_recipes(s: Settings) -> tuple[Recipe, Recipe]:
     return train, long
 
 
-def generate(recipe: Recipe, path: Path) -> dict[str, Any]:
-    """Run ``recipe`` into ``path`` unless an earlier run of the same recipe left it there.
-
-    The solver's wall time is kept in ``PATH.timing.json`` beside the data, so a reused
-    dataset still reports the seconds measured when it was generated.
-
-    Returns
-    -------
-    dict
-        ``seconds`` (solver wall time), ``reused`` (the file came from an earlier run) and
-        ``resumed_parts`` (realisations an interrupted run had finished: not in ``seconds``).
-    """
-    stamp = path.with_name(path.name + ".timing.json")
-    if path.exists() and stamp.is_file():
-        record = json.loads(stamp.read_text())
-        if record.get("fingerprint") == recipe.fingerprint:
-            return {**record, "reused": True}
-    parts = path.with_name(path.name + ".parts")
-    if parts.is_dir() and _parts_fingerprint(parts) != recipe.fingerprint:
-        shutil.rmtree(parts)  # partial output of a different recipe: start again
-    resumed = len(list(parts.glob("sample-*.nc"))) if parts.is_dir() else 0
-    started = time.perf_counter()
-    run_recipe(recipe, path, resume=True)
-    seconds = time.perf_counter() - started
-    record = {"fingerprint": recipe.fingerprint, "seconds": seconds, "resumed_parts": resumed}
-    stamp.write_text(json.dumps(record))
-    return {**record, "reused": False}
-
-
-def _parts_fingerprint(parts: Path) -> str | None:
-    """The recipe fingerprint :func:`run_recipe` stamped on its partial output folder."""
-    stamp = parts / "recipe.json"
-    return json.loads(stamp.read_text()).get("fingerprint") if stamp.is_file() else None
-
-
 def body_boxes(mask: np.ndarray) -> list[np.ndarray]:
     """Bounding box ``[[lo, hi] per axis]`` (cells, inclusive) of each body of ``mask``.
 
@@ -217,12 +189,6 @@ def train(data: xr.Dataset, s: Settings, out: Path) -> surrogates.training.Surro
     if out.exists():  # checkpoints of an earlier run would be mistaken for this one's
         shutil.rmtree(out)
     return surrogates.fit(data, task, model="vnet", out_dir=str(out), **s.fit)
-
-
-def persistence(truth: xr.Dataset, times: np.ndarray) -> xr.Dataset:
-    """The baseline to beat: the rollout's initial state held fixed at every time."""
-    first = truth[STATE].isel(time=0, drop=True)
-    return first.expand_dims(time=times).transpose("sample", "time", ...)
 
 
 def body_obstacles(truth: xr.Dataset, bodies: np.ndarray) -> dict[int, int]:
@@ -398,7 +364,7 @@ def main(argv: list[str] | None = None) -> dict:
         with watch("compare"):
             result = surrogates.compare(
                 prediction, truth, diagnostics=["metrics", "forces"], U=u_mean,
-                baselines={"persistence": persistence(truth, prediction["time"].values)},
+                baselines={"persistence": persistence(truth, STATE, prediction["time"].values)},
             )  # fmt: skip
         rows = obstacle_rows(result, truth, distance)
         paths = figures(result, truth, prediction, out)

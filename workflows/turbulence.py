@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 import logging
 import math
 import shutil
@@ -51,12 +50,20 @@ import numpy as np
 import peers  # noqa: F401  (registers neuralop_fno)
 import torch
 import xarray as xr
-from common import REPO, Stopwatch, markdown_table, parse_args, write_results
+from common import (
+    REPO,
+    Stopwatch,
+    generate,
+    markdown_table,
+    parse_args,
+    persistence,
+    write_results,
+)
 
 import surrogates
 from surrogates import plot
 from surrogates.errors import DataError, ModelError
-from surrogates.solvers.recipe import load_recipe, run_recipe
+from surrogates.solvers.recipe import load_recipe
 
 VELOCITY = ["u_x", "u_y", "u_z"]
 MODELS = ("vnet", "fno", "neuralop_fno")
@@ -138,24 +145,6 @@ def recipes(sizes: Sizes) -> tuple[Any, Any, float]:
          "spectrum_peak=4.0", f"t_end={t_large}", *common],
     )  # fmt: skip
     return train, large, t_large
-
-
-def generate(recipe: Any, path: Path, resume: bool) -> tuple[xr.Dataset, float, bool]:
-    """Run (or reuse) a recipe; returns the dataset, the solver seconds and whether reused.
-
-    A sidecar ``PATH.json`` records the recipe fingerprint and the seconds the solver took
-    when the file was written; a file whose sidecar matches the recipe is reused.
-    """
-    sidecar = path.with_name(path.name + ".json")
-    if path.exists() and sidecar.is_file():
-        record = json.loads(sidecar.read_text())
-        if record.get("fingerprint") == recipe.fingerprint:
-            return surrogates.open_dataset(path), float(record["seconds"]), True
-    start = time.perf_counter()
-    run_recipe(recipe, path, resume=resume)
-    seconds = time.perf_counter() - start
-    sidecar.write_text(json.dumps({"fingerprint": recipe.fingerprint, "seconds": seconds}))
-    return surrogates.open_dataset(path), seconds, False
 
 
 def coarse_grain(dns: xr.Dataset, factor: int = FACTOR) -> xr.Dataset:
@@ -283,16 +272,10 @@ def roll(model: Any, truth: xr.Dataset, sizes: Sizes, tile: int | None) -> tuple
     return prediction, time.perf_counter() - t0
 
 
-def persistence(truth: xr.Dataset, times: np.ndarray) -> xr.Dataset:
-    """The initial state frozen at every time: the baseline a surrogate must beat."""
-    frozen = truth[VELOCITY].isel(time=0, drop=True).expand_dims(time=times)
-    return frozen.transpose("sample", "time", ...)
-
-
 def evaluate(predictions: dict[str, xr.Dataset], truth: xr.Dataset) -> xr.Dataset:
     """``surrogates.compare`` of every model and persistence against the filtered DNS."""
     (first, prediction), *others = predictions.items()
-    frozen = persistence(truth, prediction["time"].values)
+    frozen = persistence(truth, VELOCITY, prediction["time"].values)
     return surrogates.compare(
         prediction, truth, diagnostics=["metrics", "turbulence"], name=first,
         baselines={**dict(others), "persistence": frozen},
@@ -397,8 +380,11 @@ def run(args: Any) -> dict[str, Any]:
     watch, out = Stopwatch(), args.out
     train_recipe, large_recipe, t_large = recipes(sizes)
     with watch("dns_train"):
-        dns_train, _, _ = generate(train_recipe, out / "dns-train.nc", resume=True)
-    dns_large, dns_seconds, reused = generate(large_recipe, out / "dns-large.nc", resume=False)
+        generate(train_recipe, out / "dns-train.nc")
+    large_run = generate(large_recipe, out / "dns-large.nc", resume=False)
+    dns_seconds, reused = large_run["seconds"], large_run["reused"]
+    dns_train = surrogates.open_dataset(out / "dns-train.nc")
+    dns_large = surrogates.open_dataset(out / "dns-large.nc")
     data, truth = coarse_grain(dns_train), coarse_grain(dns_large)
     task = surrogates.Task(inputs=VELOCITY, targets=VELOCITY, params=["forcing_amplitude"],
                            lead=1, residual=True)  # fmt: skip

@@ -30,7 +30,7 @@ from surrogates.training.geometry import UnrollPlan
 from surrogates.training.losses import Loss
 from surrogates.training.scaling import Scaling
 
-__all__ = ["Optimization", "SurrogateModule", "Throughput", "SCHEDULES"]
+__all__ = ["Optimization", "SurrogateModule", "Throughput"]
 
 
 @dataclass(frozen=True)
