@@ -24,7 +24,14 @@ from surrogates.solvers.navier_stokes import (
 )
 from surrogates.solvers.ns import Grid, System, integrate, shell_spectrum
 from surrogates.solvers.ns.initial import prescribed_shell_energy
-from surrogates.solvers.ns.spectral import divergence, to_spectral
+from surrogates.solvers.ns.spectral import (
+    curl,
+    divergence,
+    products,
+    project,
+    to_physical,
+    to_spectral,
+)
 
 RECIPE = Path(__file__).resolve().parents[1] / "datasets" / "turbulence-ns"
 
@@ -34,13 +41,15 @@ def _velocity_spectral(ds, frame: int, grid: Grid) -> np.ndarray:
     return to_spectral(grid, u)
 
 
-def test_taylor_green_initial_invariants():
+@pytest.mark.parametrize("dealiasing", ["two-thirds", "phase-shift"])
+def test_taylor_green_initial_invariants(dealiasing):
     # Reference: u = sin x cos y cos z, v = -cos x sin y cos z on [0, 2pi]^3 has
     # E = <|u|^2>/2 = 1/8, <|omega|^2> = 3/4 (all modes have |k|^2 = 3), so
     # eps = nu <|omega|^2> = 3 nu / 4, and pressure p = (cos 2x + cos 2y)(cos 2z + 2) / 16.
     # The discrete values are exact up to round-off (tolerance 1e-13).
     nu = 0.01
-    ds = simulate(Config(n=16, nu=nu, t_end=0.0, pressure=True, dtype="float64"), seed=0)
+    config = Config(n=16, nu=nu, t_end=0.0, pressure=True, dtype="float64", dealiasing=dealiasing)
+    ds = simulate(config, seed=0)
     assert ds.sizes["time"] == 1
     assert ds.kinetic_energy.item() == pytest.approx(0.125, rel=1e-13)
     assert ds.dissipation.item() == pytest.approx(0.75 * nu, rel=1e-13)
@@ -51,15 +60,28 @@ def test_taylor_green_initial_invariants():
     np.testing.assert_allclose(ds.u_x.values[0], np.sin(x) * np.cos(y) * np.cos(z), atol=1e-14)
 
 
-@pytest.mark.parametrize("init", ["taylor-green", "random"])
-def test_inviscid_energy_conservation_and_divergence(init):
+@pytest.mark.parametrize(
+    ("init", "dealiasing"),
+    [("taylor-green", "two-thirds"), ("random", "two-thirds"), ("random", "phase-shift")],
+)
+def test_inviscid_energy_conservation_and_divergence(init, dealiasing):
     # With nu = 0 the 2/3-rule Galerkin system conserves energy exactly (the dealiased
     # u x omega is orthogonal to u); RK4 damps a mode of frequency w by (w dt)^6 / 72 per
     # step, which with w <= k_max max|u| ~ 15 and dt = 0.0025 is < 1e-10 on the top modes
     # (that hold < 1e-3 of the energy): measured drift ~1e-13 over 200 steps, tolerance
     # 1e-11. Divergence: the projection makes k . u_k vanish to round-off: |div u| < 1e-12
-    # for |u| ~ 1 and |k| <= 5.
-    config = Config(n=16, nu=0.0, init=init, t_end=0.5, save_every=0.1, dt=0.0025, dtype="float64")
+    # for |u| ~ 1 and |k| <= 5. The phase-shift rule conserves energy only because its
+    # averaged products are alias-free on its sphere (|m| < 7.5, w dt still < 0.05).
+    config = Config(
+        n=16,
+        nu=0.0,
+        init=init,
+        t_end=0.5,
+        save_every=0.1,
+        dt=0.0025,
+        dtype="float64",
+        dealiasing=dealiasing,
+    )
     ds = simulate(config, seed=3)
     energy = ds.kinetic_energy.values
     assert np.abs(energy / energy[0] - 1.0).max() < 1e-11
@@ -69,6 +91,50 @@ def test_inviscid_energy_conservation_and_divergence(init):
         uk = _velocity_spectral(ds, frame, grid)
         div = np.fft.irfftn(divergence(grid, uk), s=grid.shape, axes=(-3, -2, -1))
         assert np.abs(div).max() < 1e-12
+
+
+def _embed(fk: np.ndarray, n: int, m: int) -> np.ndarray:
+    """Real-FFT coefficients of an n^3 grid placed on an m^3 grid (same physical field)."""
+    out = np.zeros((*fk.shape[:-3], m, m, m // 2 + 1), dtype=fk.dtype)
+    modes = np.fft.fftfreq(n, 1.0 / n).astype(int)
+    rows = np.ix_(modes % m, modes % m, np.arange(n // 2 + 1))
+    out[(..., *rows)] = fk * (m / n) ** 3
+    return out
+
+
+def _restrict(fk: np.ndarray, m: int, n: int) -> np.ndarray:
+    """Inverse of :func:`_embed` on the modes the n^3 grid holds."""
+    modes = np.fft.fftfreq(n, 1.0 / n).astype(int)
+    rows = np.ix_(modes % m, modes % m, np.arange(n // 2 + 1))
+    return fk[(..., *rows)] * (n / m) ** 3
+
+
+@pytest.mark.parametrize("dealiasing", ["two-thirds", "phase-shift"])
+def test_dealiased_products_equal_the_exact_products_on_the_kept_modes(dealiasing):
+    # Reference: the same random solenoidal field (all kept modes filled) multiplied on a
+    # 40^3 grid, where every product mode (|m_i| <= 15) is represented without aliasing,
+    # then restricted to the 16^3 grid's kept modes. Both rules must agree with it to
+    # round-off (1e-12 of the largest coefficient). The phase-shift sphere (|m| < 7.54)
+    # is larger than the 2/3 cube's inscribed sphere, and a single unshifted product on
+    # it is visibly aliased (checked too, > 1e-3).
+    n, m = 16, 40
+    grid = Grid(n, 2 * np.pi, dealiasing=dealiasing)
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((3, n, n, n))
+    uk = project(grid, to_spectral(grid, noise) * grid.dealias)
+    cross, kinetic, _ = products(grid, uk, kinetic=True)
+    fine = Grid(m, 2 * np.pi)
+    u = to_physical(fine, _embed(uk, n, m))
+    w = to_physical(fine, curl(fine, _embed(uk, n, m)))
+    exact_cross = _restrict(to_spectral(fine, np.cross(u, w, axis=0)), m, n) * grid.dealias
+    exact_kinetic = _restrict(to_spectral(fine, 0.5 * (u**2).sum(axis=0)), m, n) * grid.dealias
+    scale = np.abs(exact_cross).max()
+    assert np.abs(cross - exact_cross).max() < 1e-12 * scale
+    assert np.abs(kinetic - exact_kinetic).max() < 1e-12 * np.abs(exact_kinetic).max()
+    if dealiasing == "phase-shift":
+        fields = to_physical(grid, np.concatenate([uk, curl(grid, uk)]))  # no shift
+        raw = to_spectral(grid, np.cross(fields[:3], fields[3:], axis=0))
+        assert np.abs(raw * grid.dealias - exact_cross).max() > 1e-3 * scale
 
 
 def test_two_dimensional_taylor_green_decays_exactly():
@@ -292,6 +358,10 @@ def test_recipe_loads_runs_small_and_reports_bad_values(tmp_path):
     assert not np.array_equal(ds.forcing_amplitude[0], ds.forcing_amplitude[1])
     ds.close()
     bad = tmp_path / "recipe.toml"
+    with pytest.raises(ModelError, match=r"cfl=1.0; expected in \(0, 0.955\].*phase-shift"):
+        Config(cfl=1.0, dealiasing="phase-shift")
+    with pytest.raises(ModelError, match="dealiasing='3/2'"):
+        Config(dealiasing="3/2")
     bad.write_text('solver = "navier-stokes"\n[params]\ncfl = 5.0\n')
     with pytest.raises(DataError, match="cfl=5.0"):
         load_recipe(bad)

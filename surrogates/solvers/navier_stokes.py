@@ -4,13 +4,14 @@ Registered as ``"navier-stokes"``: :func:`simulate` runs one realisation of a
 :class:`Config` and returns the canonical dataset of DESIGN.md with a ``time`` dimension.
 
 Numerics (details in :mod:`surrogates.solvers.ns`): rotational form ``u x omega``, 2/3-rule
-dealiasing, pressure by Leray projection, viscous term by integrating factor, classical
-RK4 with a CFL-controlled step that lands exactly on every output time, float64
-internally. Initial fields: Taylor-Green vortex, ABC flow, or a seeded random isotropic
-field with spectrum ``E(k) ~ k^4 exp(-2 (k/k_p)^2)``. Forcing: Lundgren's linear forcing
-``f = A(t) u`` (optionally only for ``|k| <= k_f``), with ``A`` constant, piecewise constant
-(seeded draws, a control input stored as ``forcing_amplitude``), or set at every stage to
-hold the kinetic energy constant.
+dealiasing (or phase-shift dealiasing with a spherical cutoff 1.41x higher), pressure by
+Leray projection, viscous term by integrating factor, classical RK4 with a CFL-controlled
+step that lands exactly on every output time, float64 internally. Initial fields:
+Taylor-Green vortex, ABC flow, or a seeded random isotropic field with spectrum
+``E(k) ~ k^4 exp(-2 (k/k_p)^2)``. Forcing: Lundgren's linear forcing ``f = A(t) u``
+(optionally only for ``|k| <= k_f``), with ``A`` constant, piecewise constant (seeded
+draws, a control input stored as ``forcing_amplitude``), or set at every stage to hold the
+kinetic energy constant.
 
 Units are non-dimensional: lengths in the units of ``box_size``, times in the units in
 which ``nu`` is given, density 1. ``p`` is the kinematic pressure ``p / rho``.
@@ -29,7 +30,7 @@ import xarray as xr
 
 from surrogates.errors import ModelError
 from surrogates.solvers.ns import initial
-from surrogates.solvers.ns.spectral import Grid, mean_square, to_physical
+from surrogates.solvers.ns.spectral import DEALIASING, Grid, mean_square, to_physical
 from surrogates.solvers.ns.stepping import RK4_CFL_LIMIT, Schedule, System, integrate, pressure
 from surrogates.solvers.registry import SolverSpec, register
 
@@ -48,7 +49,12 @@ class Config:
     Attributes
     ----------
     n : int
-        Grid points per axis (``n^3`` cells); the 2/3 rule keeps modes ``|m| < n / 3``.
+        Grid points per axis (``n^3`` cells).
+    dealiasing : {"two-thirds", "phase-shift"}
+        ``"two-thirds"`` keeps modes with ``|m_i| < n / 3`` on every axis; ``"phase-shift"``
+        keeps the sphere ``|m| < sqrt(2) n / 3`` and averages the products of the grid and
+        of the half-cell shifted grid (twice the cost per step, the resolution of the 2/3
+        rule on a 1.41x finer grid; :mod:`surrogates.solvers.ns.spectral`).
     box_size : float
         Side of the periodic box (``2 pi`` makes the fundamental wavenumber 1).
     nu : float
@@ -61,7 +67,8 @@ class Config:
     spinup : float
         Time integrated before the first saved frame (frames at ``spinup + k save_every``).
     cfl : float
-        ``dt sum_i max|u_i| / dx``; RK4 with 2/3 dealiasing is stable up to ~1.35.
+        ``dt sum_i max|u_i| / dx``; RK4 is stable up to ~1.35 with the 2/3 rule and ~0.95
+        with phase shifts (:data:`~surrogates.solvers.ns.stepping.RK4_CFL_LIMIT`).
     dt : float or None
         Fixed step instead of the CFL step.
     init : {"taylor-green", "abc", "random"}
@@ -96,6 +103,7 @@ class Config:
     """
 
     n: int = 64
+    dealiasing: str = "two-thirds"
     box_size: float = 2.0 * math.pi
     nu: float = 1.0 / 1600.0
     t_end: float = 1.0
@@ -120,6 +128,7 @@ class Config:
     def __post_init__(self) -> None:
         object.__setattr__(self, "forcing_range", tuple(float(v) for v in self.forcing_range))
         for name, allowed in (
+            ("dealiasing", DEALIASING),
             ("init", _INITS),
             ("forcing", _FORCINGS),
             ("forcing_schedule", _SCHEDULES),
@@ -133,6 +142,8 @@ class Config:
         self._check_numbers()
 
     def _check_numbers(self) -> None:
+        rule = self.dealiasing
+        limit = RK4_CFL_LIMIT[rule]
         rules = [
             ("n", isinstance(self.n, int | np.integer) and self.n >= 4, "an integer >= 4"),
             ("box_size", self.box_size > 0, "> 0"),
@@ -140,7 +151,7 @@ class Config:
             ("save_every", self.save_every > 0, "> 0"),
             ("spinup", self.spinup >= 0, ">= 0"),
             ("t_end", self.t_end >= self.spinup, f">= spinup ({self.spinup})"),
-            ("cfl", 0 < self.cfl <= RK4_CFL_LIMIT, f"in (0, {RK4_CFL_LIMIT:.3f}] (RK4 stability)"),
+            ("cfl", 0 < self.cfl <= limit, f"in (0, {limit:.3f}] (RK4 stability, {rule})"),
             ("dt", self.dt is None or self.dt > 0, "> 0 or None"),
             ("spectrum_peak", self.spectrum_peak > 0, "> 0"),
             ("energy", self.energy > 0, "> 0"),
@@ -259,7 +270,8 @@ def _dataset(config: Config, seed: int, recorder: _Recorder, times: np.ndarray, 
     attrs = {f"boundary_{axis}": "periodic" for axis in ("x", "y", "z")}
     attrs.update(
         source_format="surrogates.solvers.navier_stokes",
-        source="pseudo-spectral Navier-Stokes (u x omega, 2/3 rule, integrating-factor RK4)",
+        source=f"pseudo-spectral Navier-Stokes (u x omega, {config.dealiasing} dealiasing,"
+        " integrating-factor RK4)",
         box_size=config.box_size,
         units_convention="non-dimensional: lengths in units of box_size, time in the units"
         " of nu, density 1",
@@ -306,7 +318,7 @@ def simulate_diagnostics(
 def _run(config: Config, seed: int, progress: Callable[[int, int], None] | None, fields: bool):
     if not isinstance(config, Config):
         raise ModelError(f"navier-stokes: expected a Config, got {type(config).__name__}")
-    grid = Grid(config.n, config.box_size, config.compute_dtype)
+    grid = Grid(config.n, config.box_size, config.compute_dtype, config.dealiasing)
     band = None
     if math.isfinite(config.forcing_kmax):
         band = (np.sqrt(grid.k2) <= config.forcing_kmax * grid.k0 * (1 + 1e-12)).astype(grid.dtype)
