@@ -79,12 +79,16 @@ def test_vnet_output_depends_only_on_input_within_halo_of_its_block(ndim):
         assert not hit[~inside].any(), f"input {cell} changed outputs beyond the halo {h}"
 
 
-@pytest.mark.parametrize("levels,blocks", [(0, 1), (1, 1), (2, 2), (3, 1)])
-def test_vnet_block_window_is_exact_and_tight(levels, blocks):
+@pytest.mark.parametrize(
+    "levels,blocks,differences",
+    [(0, 1, False), (1, 1, False), (2, 2, False), (3, 1, False), (2, 1, True), (0, 1, True)],
+)
+def test_vnet_block_window_is_exact_and_tight(levels, blocks, differences):
     # Exact dependency pattern (1D Jacobian): every output cell uses only its block's window,
     # and together the cells of a block use every input cell of that window.
     torch.manual_seed(0)
-    model = build("vnet", 1, 1, ndim=1, width=2, levels=levels, blocks=blocks).double()
+    options = {"levels": levels, "blocks": blocks, "differences": differences}
+    model = build("vnet", 1, 1, ndim=1, width=2, **options).double()
     a, h = model.alignment, model.halo
     uses = jacobian_pattern(model, model.input_size(3 * a))
     for b in range(0, 3 * a, a):
@@ -112,7 +116,14 @@ def _tile(model, x, whole, origin, size, params=None):
 
 @pytest.mark.parametrize(
     "ndim,config,n_params",
-    [(2, {}, 0), (3, {}, 0), (2, {"norm": "batch"}, 0), (2, {"levels": 3}, 1), (3, {}, 1)],
+    [
+        (2, {}, 0),
+        (3, {}, 0),
+        (2, {"norm": "batch"}, 0),
+        (2, {"levels": 3}, 1),
+        (3, {}, 1),
+        (3, {"differences": True}, 1),
+    ],
 )
 def test_vnet_aligned_tiles_equal_whole_domain(ndim, config, n_params):
     torch.manual_seed(0)
@@ -134,6 +145,28 @@ def test_vnet_aligned_tiles_equal_whole_domain(ndim, config, n_params):
             stitched[(slice(None), slice(None), *(slice(o, o + s) for o, s in tile))] = out
     error = (stitched - whole).abs().max() / whole.abs().max()
     assert error <= 1e-5, f"tiled vs whole relative max error {error:.2e} (halo {h})"
+
+
+def test_vnet_differences_make_the_output_blind_to_constant_input_offsets():
+    # With differences=True the network sees only centred differences, so adding a
+    # constant to each input channel (a uniform displacement) leaves the output unchanged,
+    # apart from the residual connection, which adds the offset itself; without it the
+    # output moves (the failure this option exists for).
+    torch.manual_seed(0)
+    n = build("vnet", 3, 3, ndim=3, differences=True, **TINY).input_size(4)
+    x = torch.randn(2, 3, n, n, n, dtype=torch.float64)
+    offset = torch.tensor([5.0, -4.0, 3.0], dtype=torch.float64).view(1, 3, 1, 1, 1)
+    for residual in (False, True):
+        model = build("vnet", 3, 3, ndim=3, differences=True, residual=residual, **TINY)
+        model = model.double().eval()
+        assert model.halo == build("vnet", 3, 3, ndim=3, **TINY).halo + 1
+        with torch.no_grad():
+            moved = model(x + offset) - (offset if residual else 0.0)
+            assert torch.allclose(moved, model(x), atol=1e-12)
+    plain = build("vnet", 3, 3, ndim=3, **TINY).double().eval()
+    with torch.no_grad():
+        x = x[..., 1:-1, 1:-1, 1:-1]
+        assert (plain(x + offset) - plain(x)).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("shift", [1, 2])

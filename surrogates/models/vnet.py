@@ -21,7 +21,8 @@ of its up-sampled input (zero for the default ``blocks``/``levels``; e.g. 2 at l
 
     halo = sum_l C 2**l  +  C 2**L  +  sum_l (C + e_l) 2**l          (l = 0 .. L-1)
 
-and the valid output sizes are exactly the positive multiples of ``alignment = 2**L``.
+(plus 1 with ``differences``: the centred differences consume one cell per side), and the
+valid output sizes are exactly the positive multiples of ``alignment = 2**L``.
 
 Exact tiling
 ------------
@@ -49,7 +50,7 @@ from surrogates.models.base import (
 )
 from surrogates.models.registry import register
 from surrogates.models.unet_body import UNetBody
-from surrogates.nn import NORMS, conv_nd, crop_to
+from surrogates.nn import NORMS, centred_differences, conv_nd, crop_to
 
 __all__ = ["VNet", "VNetConfig"]
 
@@ -76,6 +77,14 @@ class VNetConfig:
         Add the centre-cropped first ``out_channels`` input channels to the output.
     embed_dim : int
         Width of the parameter embedding (used only when ``n_params > 0``).
+    differences : bool
+        Feed the network the centred differences of every input channel along every axis
+        (``in_channels * ndim`` channels, one more halo cell) instead of the values. The
+        output is then exactly unchanged when a constant is added to an input channel, as
+        a displacement-field map must be under a uniform shift of all particles: a model
+        that sees values learns a dependence on the bulk displacement, which is bounded by
+        the training box and extrapolates badly in larger volumes. ``residual`` still adds
+        the input values.
     """
 
     width: int = 16
@@ -86,6 +95,7 @@ class VNetConfig:
     norm: str = "none"
     residual: bool = False
     embed_dim: int = 32
+    differences: bool = False
 
     def __post_init__(self) -> None:
         check_int("width", self.width)
@@ -94,6 +104,7 @@ class VNetConfig:
         check_int("growth", self.growth)
         check_choice("norm", self.norm, NORMS)
         check_choice("residual", self.residual, [False, True])
+        check_choice("differences", self.differences, [False, True])
         check_common(self)
 
 
@@ -126,11 +137,13 @@ class VNet(SurrogateModel):
             )
         convs = 2 * config.blocks
         self.halo, extra = vnet_geometry(config.levels, convs)
+        self.halo += int(config.differences)
         self.alignment = 2**config.levels
         channels = [config.width * config.growth**lv for lv in range(config.levels + 1)]
         options = {"act": config.activation, "norm": config.norm, "cond_dim": self.cond_dim}
+        features = in_channels * ndim if config.differences else in_channels
         self.body = UNetBody(
-            ndim, in_channels, channels, convs, padding_mode=None, **options, extra_crop=extra
+            ndim, features, channels, convs, padding_mode=None, **options, extra_crop=extra
         )
         self.head = conv_nd(ndim, channels[0], out_channels, 1)
 
@@ -157,7 +170,8 @@ class VNet(SurrogateModel):
     def forward(self, x: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
         """Map x (batch, in_channels, *n) to (batch, out_channels, *(n - 2 * halo))."""
         embedding = self._prepare(x, params)
-        y = self.head(self.body(x, embedding))
+        features = centred_differences(x) if self.config.differences else x
+        y = self.head(self.body(features, embedding))
         assert y.shape[2:] == tuple(n - 2 * self.halo for n in x.shape[2:])
         if self.config.residual:
             y = y + crop_to(x[:, : self.out_channels], y.shape[2:])

@@ -19,6 +19,7 @@ __all__ = [
     "NORMS",
     "PADDING_MODES",
     "activation",
+    "centred_differences",
     "check_ndim",
     "conv_nd",
     "conv_transpose_nd",
@@ -118,3 +119,30 @@ def crop_to(x: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
         if excess:
             x = x.narrow(axis + 2, excess // 2, m)
     return x
+
+
+def centred_differences(x: torch.Tensor) -> torch.Tensor:
+    """Centred differences of every channel along every spatial axis (valid, no padding).
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, channel, *spatial)
+
+    Returns
+    -------
+    Tensor, shape (batch, channel * ndim, *(spatial - 2))
+        ``(x[i + 1] - x[i - 1]) / 2`` along axis 0 for every channel, then along axis 1, ...
+        (in cell units), on the cells that have both neighbours. Adding a constant to a
+        channel leaves the result unchanged.
+    """
+    spatial = x.shape[2:]
+    if min(spatial) < 3:
+        raise ModelError(f"centred_differences: spatial shape {tuple(spatial)} has an axis < 3")
+    parts = []
+    for axis, n in enumerate(spatial):
+        d = x.narrow(axis + 2, 2, n - 2) - x.narrow(axis + 2, 0, n - 2)
+        for other, m in enumerate(spatial):
+            if other != axis:
+                d = d.narrow(other + 2, 1, m - 2)
+        parts.append(0.5 * d)
+    return torch.cat(parts, dim=1)
