@@ -149,7 +149,7 @@ def test_shipped_cosmology_surrogate_matches_its_configuration():
     surrogate = load(ROOT / "models" / "cosmology" / "surrogate.pt")
     assert surrogate.task == task and surrogate.metadata.model["name"] == model
     recorded = json.loads((ROOT / "models" / "cosmology" / "fit_config.json").read_text())
-    expected = {**config.to_dict(), "resume": True}  # the run was resumed (see its README)
+    expected = {**config.to_dict(), "resume": True}  # `make demo-train` passes --resume
     assert recorded["data"] == data and recorded["train"] == expected
     assert surrogate.metadata.provenance["fit_config"] == expected
     assert surrogate.metadata.provenance["steps"] == config.max_steps
