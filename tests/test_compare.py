@@ -60,6 +60,17 @@ def test_identical_prediction_gives_zero_errors_and_unit_spectra(white):
     np.testing.assert_allclose(res["xi"].sel(model="surrogate"), res["xi_truth"], rtol=1e-12)
 
 
+def test_fields_follow_the_truths_order_not_the_predictions():
+    # A zarr store lists its arrays in directory order (e.g. disp_y, disp_z, disp_x); the
+    # tables must still read x, y, z as the truth has them.
+    rng = np.random.default_rng(0)
+    fields = {f"disp_{a}": rng.standard_normal((8, 8, 8)) for a in AXES}
+    truth = box(fields, 4.0)
+    pred = box({k: fields[k] for k in ("disp_y", "disp_z", "disp_x")}, 4.0)
+    res = compare(pred, truth, diagnostics=["metrics"])
+    assert list(res["variable"].values) == ["disp_x", "disp_y", "disp_z"]
+
+
 def test_doubled_prediction_has_transfer_two_and_unit_correlation(white):
     truth = box({"delta": white[0, 0]}, 2.0)
     res = compare(truth * 2.0, truth)

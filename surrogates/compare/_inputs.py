@@ -126,6 +126,9 @@ def select_fields(pred: xr.Dataset, truth: xr.Dataset, variables, mask: str) -> 
             for v, da in pred.data_vars.items()
             if spatial_dims(da) and v != mask and (not timed or "time" in da.dims)
         ]
+        # in the truth's order: a zarr store lists its arrays in directory order
+        order = {v: i for i, v in enumerate(truth.data_vars)}
+        variables.sort(key=lambda v: order.get(v, len(order)))
     variables = list(variables)
     if not variables:
         raise DataError(
