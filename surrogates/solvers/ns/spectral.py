@@ -189,14 +189,12 @@ def products(
         Advective rate ``sum_i max|u_i| / dx`` on the (unshifted) grid.
     """
     phases = [None] if grid.shift is None else [None, grid.shift]
+    both = np.empty((6, *grid.spectral_shape), dtype=uk.dtype)
+    both[:3] = uk
+    both[3:] = curl(grid, uk)
     cross, energy, rate = None, None, 0.0
     for phase in phases:
-        both = np.empty((6, *grid.spectral_shape), dtype=uk.dtype)
-        both[:3] = uk
-        both[3:] = curl(grid, uk)
-        if phase is not None:
-            both *= phase
-        fields = to_physical(grid, both)
+        fields = to_physical(grid, both if phase is None else both * phase)
         u, w = fields[:3], fields[3:]
         if phase is None:
             rate = sum(max(float(c.max()), -float(c.min())) for c in u) / grid.spacing
@@ -216,10 +214,10 @@ def products(
             ek = ek * back if kinetic else None
         cross = nk if cross is None else cross + nk
         energy = ek if energy is None else energy + ek
-    keep = grid.dealias / len(phases)
-    cross *= keep
-    if energy is not None:
-        energy *= keep
+    for fk in (cross, energy) if kinetic else (cross,):
+        fk *= grid.dealias
+        if len(phases) > 1:
+            fk *= 0.5  # the average of the two grids
     return cross, energy, rate
 
 
