@@ -19,10 +19,12 @@ import math
 import statistics
 import time
 
-import numpy as np
-
 from surrogates.ops.fft import fft_workers
-from surrogates.solvers.navier_stokes import Config, simulate_diagnostics
+from surrogates.solvers.navier_stokes import (
+    dissipation_peak,
+    simulate_diagnostics,
+    taylor_green_1600,
+)
 from surrogates.solvers.ns import Grid, System, taylor_green
 
 REFERENCE_PEAK = 1.286e-2  # van Rees et al. 2011, spectral DNS, eps_max = -dE/dt
@@ -48,28 +50,16 @@ def steps_per_second(
     return statistics.median(rates)
 
 
-def dissipation_peak(
+def peak_run(
     n: int, dtype: str = "float64", dealiasing: str = "two-thirds", cfl: float = 1.0
 ) -> tuple[float, float, float]:
     """Peak of eps(t) (parabola through the frames every 0.1 around the maximum), its time,
     and the wall time of the run."""
-    config = Config(
-        n=n,
-        nu=1 / 1600,
-        t_end=10.0,
-        spinup=6.0,
-        save_every=0.1,
-        cfl=cfl,
-        compute_dtype=dtype,
-        dealiasing=dealiasing,
-    )
+    config = taylor_green_1600(n, dtype, dealiasing, cfl)
     start = time.perf_counter()
     ds = simulate_diagnostics(config)
     wall = time.perf_counter() - start
-    eps, times = ds.dissipation.values, ds.time.values
-    i = int(np.clip(np.argmax(eps), 1, eps.size - 2))  # a parabola needs both neighbours
-    a, b, c = np.polyfit(times[i - 1 : i + 2] - times[i], eps[i - 1 : i + 2], 2)
-    return c - b**2 / (4 * a), times[i] - b / (2 * a), wall
+    return (*dissipation_peak(ds), wall)
 
 
 def run(quick: bool) -> list[dict]:
@@ -100,7 +90,7 @@ def run(quick: bool) -> list[dict]:
             (192, "float32", "two-thirds", 1.0),
         )
         for n, dtype, rule, cfl in runs:
-            peak, when, wall = dissipation_peak(n, dtype, rule, cfl)
+            peak, when, wall = peak_run(n, dtype, rule, cfl)
             case = f"TG Re=1600 {n}^3 {dtype} {rule}"
             error = peak / REFERENCE_PEAK - 1
             rows.append(

@@ -17,10 +17,12 @@ from surrogates.solvers import navier_stokes as ns_solver
 from surrogates.solvers import registry
 from surrogates.solvers.navier_stokes import (
     Config,
+    dissipation_peak,
     forcing_schedule,
     output_times,
     simulate,
     simulate_diagnostics,
+    taylor_green_1600,
 )
 from surrogates.solvers.ns import Grid, System, integrate, shell_spectrum
 from surrogates.solvers.ns.initial import prescribed_shell_energy
@@ -367,6 +369,19 @@ def test_recipe_loads_runs_small_and_reports_bad_values(tmp_path):
         load_recipe(bad)
 
 
+def test_dissipation_peak_is_the_vertex_of_the_parabola():
+    # eps(t) = 1.286e-2 - 0.01 (t - 8.97)^2 sampled every 0.1: the three frames around the
+    # maximum lie on that parabola, so its vertex is recovered to round-off.
+    times = np.arange(6.0, 10.01, 0.1)
+    eps = 1.286e-2 - 0.01 * (times - 8.97) ** 2
+    ds = xr.Dataset({"dissipation": ("time", eps)}, coords={"time": times})
+    peak, when = dissipation_peak(ds)
+    assert peak == pytest.approx(1.286e-2, rel=1e-12) and when == pytest.approx(8.97, abs=1e-9)
+    with pytest.raises(ModelError, match="2 frames; a parabola needs at least 3"):
+        dissipation_peak(ds.isel(time=[0, 1]))
+    assert taylor_green_1600(32).reynolds == pytest.approx(1600)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("n", "compute_dtype", "dealiasing", "cfl", "rel"),
@@ -393,20 +408,7 @@ def test_taylor_green_1600_dissipation_peak(n, compute_dtype, dealiasing, cfl, r
     # 192^3). Time of the peak within 0.2. Cost on an idle 2-core machine: ~12 min (128^3
     # float64, 2/3), ~8 min (128^3 float32, phase shift: 660 steps at 1.5 steps/s) and
     # ~21 min (192^3 float32).
-    config = Config(
-        n=n,
-        nu=1 / 1600,
-        t_end=10.0,
-        spinup=6.0,
-        save_every=0.1,
-        cfl=cfl,
-        compute_dtype=compute_dtype,
-        dealiasing=dealiasing,
-    )
-    ds = simulate_diagnostics(config)
-    eps, times = ds.dissipation.values, ds.time.values
-    i = int(np.clip(np.argmax(eps), 1, eps.size - 2))  # a parabola needs both neighbours
-    a, b, c = np.polyfit(times[i - 1 : i + 2] - times[i], eps[i - 1 : i + 2], 2)
-    peak_time, peak = times[i] - b / (2 * a), c - b**2 / (4 * a)
+    config = taylor_green_1600(n, compute_dtype, dealiasing, cfl)
+    peak, peak_time = dissipation_peak(simulate_diagnostics(config))
     assert peak == pytest.approx(1.286e-2, rel=rel)
     assert peak_time == pytest.approx(8.97, abs=0.2)
