@@ -8,7 +8,8 @@ Runs, one after another, each as its own command (so each is timed as a user wou
 2. turbulence (``workflows/turbulence.py``): ``vnet``, ``fno`` and neuraloperator's FNO
    trained with equal wall-clock budgets, rolled out on a 2x larger box;
 3. lift and drag (``workflows/lift_drag.py``): C_D and C_L of every obstacle of a long
-   channel, surrogate vs LBM.
+   channel from a steady-flow surrogate vs the LBM's steady state, and the LBM's wall time
+   to get the drag as right (speedup at matched accuracy).
 
 Prints Markdown (each workflow's ``results.md``). Outputs go to ``runs/bench/<workflow>``.
 

@@ -137,6 +137,28 @@ def test_symmetry_group_keeps_window_shape_and_spacing():
     assert len(group) == 16 and all(g.perm[1] == 1 for g in group)
 
 
+def test_mirror_axes_give_only_those_flips_and_keep_vectors_consistent():
+    # A channel flow is symmetric under y -> -y and z -> -z but not x -> -x: naming the
+    # mirror axes gives the four flip combinations of y and z (identity first), no
+    # permutation, and u = grad(phi) still holds in every drawn item (atol 1e-5).
+    ds = make_dataset(shape=(6, 6, 6), boundary_z="periodic")
+    task = Task(inputs=["phi"], targets=["u_x", "u_y", "u_z"])
+    data = CubeDataset(ds, task, crop=6, pad=2, symmetries=["y", "z"], seed=0, length=16)
+    flips = [g.flips for g in data.group]
+    assert flips == [(False, False, False), (False, False, True), (False, True, False),
+                     (False, True, True)]  # fmt: skip
+    assert all(g.perm == (0, 1, 2) for g in data.group)
+    for key in range(16):
+        item = data[key]
+        phi, u = item["input"][0].numpy(), item["target"].numpy()
+        inner = (slice(1, -1),) * 3
+        for a, grad in enumerate(central_gradient(phi, axes=(0, 1, 2))):
+            np.testing.assert_allclose(u[a][inner], grad[inner], atol=1e-5)
+    for bad in (["w"], ["y", "y"]):
+        with pytest.raises(ModelError, match="mirror axes"):
+            CubeDataset(ds, task, crop=6, symmetries=bad)
+
+
 def test_nonperiodic_core_stays_inside_and_reflects():
     ds = make_dataset(boundary_z="wall")
     data = CubeDataset(ds, Task(inputs=["rho"], targets=["rho"]), crop=(2, 2, 4), pad=3, length=200)

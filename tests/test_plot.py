@@ -246,6 +246,22 @@ def test_force_coefficients_per_body():
     assert len(plot.force_coefficients(result, bodies=[2]).axes) == 2
 
 
+def test_matched_accuracy_draws_the_solver_curve_and_each_model():
+    seconds = np.array([0.0, 1.0, 2.0, 4.0])
+    error = np.array([1.0, 0.5, 0.1, 0.01])
+    fig = plot.matched_accuracy(seconds, error, {"a": (0.05, 0.2), "b": (0.1, 0.02)})
+    (ax,) = fig.axes
+    solver, a, guide_a, b, guide_b = ax.get_lines()
+    np.testing.assert_array_equal(solver.get_xdata(), seconds[1:])  # 0 s is off a log axis
+    np.testing.assert_array_equal(solver.get_ydata(), error[1:])
+    assert (a.get_xdata()[0], a.get_ydata()[0]) == (0.05, 0.2)
+    assert list(guide_b.get_ydata()) == [0.02, 0.02]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["solver", "a", "b"]
+    with pytest.raises(DataError, match="differ"):
+        plot.matched_accuracy(seconds, error[:2], {})
+
+
 def test_plots_name_what_the_result_lacks(cosmo):
     with pytest.raises(DataError, match=r"lacks \['energy_truth'"):
         plot.energy_spectra(cosmo)

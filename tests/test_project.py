@@ -128,3 +128,23 @@ def test_public_api_names():
         assert callable(getattr(surrogates, name)), name
     assert issubclass(surrogates.DataError, Exception)
     assert issubclass(surrogates.ModelError, Exception)
+
+
+def test_run_all_only_replaces_the_rerun_sections():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
+    spec = importlib.util.spec_from_file_location("run_all_under_test", path)
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    generated = (
+        "\n\n# Benchmarks (generated)\n\nGenerated on then.\n\n"
+        "## A\n\nCommand: `a` (1 s)\n\nold a\n### inner heading\n\n"
+        "## B\n\nCommand: `b` (2 s)\n\nold b\n"
+    )
+    fresh = ["## B\n\nCommand: `b` (3 s)\n\nnew b\n", "## C\n\nCommand: `c` (4 s)\n\nc\n"]
+    merged = run_all._merge(generated, fresh, "today, commit abc")
+    assert [m.split("\n", 1)[0] for m in merged] == ["## A", "## B", "## C"]
+    assert "old a\n### inner heading" in merged[0]
+    assert "Regenerated on today, commit abc" in merged[1] and "new b" in merged[1]
+    assert "old b" not in "".join(merged)

@@ -247,3 +247,57 @@ def test_obstacle_next_to_the_inlet_is_rejected():
 
     with pytest.raises(DataError, match="obstacle_center"):
         Simulation(Config(obstacle_center=(0.04, 0.2)))
+
+
+def test_steady_state_averages_frames_and_adds_the_inflow_field():
+    # Reference: an obstacle-free channel with a parabolic inflow is plane Poiseuille flow
+    # from the start. u_inflow must equal the velocity the solver imposes on its inlet
+    # layer (exactly) and the steady u_x everywhere (1 %, the discrete profile's error).
+    from surrogates import DataError
+    from surrogates.solvers.lbm import steady_state
+
+    config = _channel(shape=(60, 20), size=(3.0, 1.0), inflow="parabolic", t_end=2.0,
+                      save_every=0.5, spinup=0.5)  # fmt: skip
+    ds = simulate(config)
+    steady = steady_state(ds, since=1.0)
+    assert steady.attrs["steady_window"] == [1.0, 2.0]
+    assert steady["u_x"].dims == ("time", "x", "y") and float(steady["time"][0]) == 2.0
+    mean = ds["u_x"].sel(time=[1.0, 1.5, 2.0]).mean("time")
+    np.testing.assert_allclose(steady["u_x"].isel(time=0), mean, rtol=1e-6)
+    np.testing.assert_array_equal(steady["u_inflow"].isel(x=0), ds["u_x"].isel(time=-1, x=0))
+    u = steady["u_x"].isel(time=0).values
+    assert np.abs(steady["u_inflow"].values - u).max() < 0.01 * u.max()
+    assert steady.attrs["steady_drift"] == 0.0  # no obstacle, no drag to drift
+    # drift: the largest change of a drag series over the window, relative to its mean;
+    # an all-NaN series (a sample with fewer obstacles) is skipped
+    times = ds["time"].values
+    ramp = np.where(times >= 1.0, 1.0 + 0.2 * (times - 1.0), 5.0)
+    drags = ds.assign(drag_coefficient_0=("time", ramp),
+                      drag_coefficient_1=("time", np.full(times.size, np.nan)))  # fmt: skip
+    drift = steady_state(drags, since=1.0).attrs["steady_drift"]
+    assert drift == pytest.approx(0.2 / 1.1, rel=1e-12)
+    with pytest.raises(DataError, match="no frame at or after"):
+        steady_state(ds, since=3.0)
+    with pytest.raises(DataError, match="needs an lbm run"):
+        steady_state(ds.drop_vars("mask"))
+
+
+def test_obstacle_distance_is_signed_capped_and_wraps_periodic_axes():
+    # Reference: one solid cell; the distance of a fluid cell is its centre-to-centre
+    # distance minus half a cell (the surface), the solid cell's -h/2, capped at +-cap.
+    from surrogates.solvers.lbm import obstacle_distance
+
+    h, cap = 0.1, 0.35
+    mask = np.zeros((9, 9), bool)
+    mask[4, 4] = True
+    d = obstacle_distance(mask, h, (False, False), cap=cap)
+    i, j = np.meshgrid(np.arange(9) - 4, np.arange(9) - 4, indexing="ij")
+    exact = np.clip(np.hypot(i, j) * h - 0.5 * h, -cap, cap)
+    exact[4, 4] = -0.5 * h
+    np.testing.assert_allclose(d, exact, atol=1e-6)
+    # periodic along axis 1: a body on the last column is one cell from the first
+    edge = np.zeros((5, 8), bool)
+    edge[:, 7] = True
+    assert obstacle_distance(edge, h, (False, True), cap=cap)[2, 0] == pytest.approx(0.5 * h)
+    assert obstacle_distance(edge, h, (False, False), cap=cap)[2, 0] == pytest.approx(cap)
+    assert np.all(obstacle_distance(np.zeros((4, 4), bool), h, (True, True), cap=cap) == cap)

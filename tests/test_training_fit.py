@@ -218,6 +218,24 @@ def test_spectral_error_weights_high_wavenumbers():
     assert set(parts) == {"mse", "spectral"}
 
 
+def test_gauge_channels_ignore_a_constant_offset_per_sample():
+    # A pressure known up to a constant: an offset (different per sample) in the gauge
+    # channel costs nothing, the same offset in another channel costs offset^2 (MSE).
+    target = torch.randn(2, 2, 6, 6)
+    offset = torch.tensor([3.0, -1.0]).view(2, 1, 1)
+    shifted = target.clone()
+    shifted[:, 0] += offset
+    assert float(Loss("mse", gauge=(0,))(shifted, target)[0]) == pytest.approx(0.0, abs=1e-10)
+    assert float(Loss("mse")(shifted, target)[0]) == pytest.approx((9 + 1) / 2 / 2, rel=1e-6)
+    moved = target.clone()
+    moved[:, 1] += 0.5
+    assert float(Loss("mse", gauge=(0,))(moved, target)[0]) == pytest.approx(0.125, rel=1e-6)
+    with pytest.raises(ModelError, match="gauge"):
+        Loss("mse", gauge=(1, 1))
+    with pytest.raises(ModelError, match="not targets"):
+        fit(map_dataset(1), Task(["a"], ["b"]), "vnet", gauge=["a"], model_config=TINY["vnet"])
+
+
 def test_fit_rejects_unknown_options_before_doing_any_work():
     with pytest.raises(ModelError, match=r"'lerning_rate'.*allowed: crop, pad"):
         fit("no-such-file.nc", Task(["a"], ["b"]), lerning_rate=1e-3)

@@ -1,8 +1,10 @@
-"""``workflows/lift_drag.py --quick`` end to end: LBM sections and long channel, training,
-tiled rollout, drag and lift of every obstacle, and the results files it writes."""
+"""``workflows/lift_drag.py --quick`` end to end: LBM sections and long channel, steady-flow
+training, tiled application, drag and lift of every obstacle, the solver's convergence and
+the speedup at matched accuracy, and the results files it writes."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import shutil
@@ -19,6 +21,21 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """The script in a subprocess, working directory ``tmp_path``."""
     command = [sys.executable, str(SCRIPT), *args]
     return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def test_matched_cost_is_where_the_error_stays_below_the_target(monkeypatch) -> None:
+    spec = importlib.util.spec_from_file_location("common_under_test", SCRIPT.parent / "common.py")
+    common = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, common)
+    spec.loader.exec_module(common)
+    seconds = [1.0, 2.0, 3.0, 4.0, 5.0]
+    error = [0.5, 0.05, 0.3, 0.08, 0.02]  # right by chance at 2 s, for good from 4 s
+    assert common.matched_cost(seconds, error, 0.1) == 4.0
+    assert common.matched_cost(seconds, error, 0.6) == 1.0
+    assert common.matched_cost(seconds, error, 0.01) is None
+    assert common.matched_cost(seconds, [float("nan")] * 4 + [0.0], 0.1) == 5.0
+    with pytest.raises(ValueError, match="5 times and 2 errors"):
+        common.matched_cost(seconds, error[:2], 0.1)
 
 
 @pytest.fixture(scope="module")
@@ -50,29 +67,47 @@ def test_long_channel_obstacles_not_placed_as_in_training(quick: tuple[Path, dic
     assert all(r["nearest training placement [cells]"] > 0 for r in results["obstacles"])
 
 
-def test_field_errors_start_at_zero(quick: tuple[Path, dict]) -> None:
+def test_drag_errors_summarise_the_rows(quick: tuple[Path, dict]) -> None:
     _, results = quick
-    steps = results["settings"]["steps"]
-    for model in ("surrogate", "persistence"):
-        for variable, errors in results["relative_l2"][model].items():
-            assert len(errors) == steps + 1
-            assert errors[0] == 0.0, (model, variable)  # the common initial state
-            assert all(math.isfinite(e) and e > 0 for e in errors[1:]), (model, variable)
+    errors = [abs(r["C_D rel. error"]) for r in results["obstacles"]]
+    drag = results["drag_error"]["surrogate"]
+    assert drag["mean"] == pytest.approx(sum(errors) / len(errors))
+    assert drag["max"] == pytest.approx(max(errors))
+    for model, fields in results["field_errors"].items():
+        assert set(fields) == {"grad p", "u_x", "u_y", "u_z"}, model
+        assert all(math.isfinite(e) and e > 0 for e in fields.values()), model
+
+
+def test_solver_history_and_matched_accuracy(quick: tuple[Path, dict]) -> None:
+    _, results = quick
+    history = results["coefficients_history"]
+    frames = len(history["time"])
+    assert frames == round(results["settings"]["long_end"] / 0.2)  # every frame from 0.2 s
+    assert len(history["C_D"]) == 3 and all(len(c) == frames for c in history["C_D"])
+    m = results["matched_accuracy"]
+    assert len(m["lbm_seconds"]) == len(m["lbm_error"]) == frames
+    assert m["lbm_seconds"][-1] == pytest.approx(results["lbm_seconds"])
+    assert m["surrogate_error"] == pytest.approx(results["drag_error"]["surrogate"]["mean"])
+    # the steady state is the mean of the last frames: the last frame is close to it
+    assert m["lbm_error"][-1] < max(m["lbm_error"])
+    if m["speedup"] is not None:
+        assert m["lbm_seconds_matched"] in m["lbm_seconds"]
+        i = m["lbm_seconds"].index(m["lbm_seconds_matched"])
+        assert all(e <= m["surrogate_error"] for e in m["lbm_error"][i:])
+        assert i == 0 or m["lbm_error"][i - 1] > m["surrogate_error"]
 
 
 def test_speedup_timings_and_files(quick: tuple[Path, dict]) -> None:
     out, results = quick
-    assert results["speedup"] > 0
     assert results["speedup"] == pytest.approx(
-        results["lbm_seconds_per_simulated_second"]
-        / results["surrogate_seconds_per_simulated_second"]
+        results["lbm_seconds"] / results["seconds"]["rollout"]
     )
     assert all(v > 0 for v in results["seconds"].values())
     assert results["training_steps"] == 10
     for name in results["figures"]:
         assert (out / name).stat().st_size > 0
     text = (out / "results.md").read_text()
-    assert "| body | kind |" in text and "speedup" in text
+    assert "| body | kind |" in text and "Speedup" in text
 
 
 def test_second_run_reuses_the_lbm_data(quick: tuple[Path, dict], tmp_path: Path) -> None:
@@ -93,8 +128,8 @@ def test_second_run_reuses_the_lbm_data(quick: tuple[Path, dict], tmp_path: Path
     assert [r["C_D LBM"] for r in again["obstacles"]] == [r["C_D LBM"] for r in first["obstacles"]]
 
 
-def test_bad_steps_is_one_line_error(tmp_path: Path) -> None:
-    done = run(tmp_path, "--quick", "--steps", "0", "--out", str(tmp_path / "out"))
+def test_bad_max_steps_is_one_line_error(tmp_path: Path) -> None:
+    done = run(tmp_path, "--quick", "--max-steps", "0", "--out", str(tmp_path / "out"))
     assert done.returncode != 0
-    assert "--steps: expected a positive number" in done.stderr
+    assert "--max-steps: expected a positive number" in done.stderr
     assert "Traceback" not in done.stderr

@@ -30,6 +30,7 @@ processes or on the order of access; :meth:`CubeDataset.crop_spec` says which cr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -76,8 +77,10 @@ class CubeDataset(torch.utils.data.Dataset):
     times : (int, int), optional
         Half-open range of time indices that every time of an item (inputs and targets)
         lies in; all by default.
-    symmetries : bool or sequence of CubeSymmetry
-        ``True``: the cube symmetries that keep the window shape and grid spacing.
+    symmetries : bool, sequence of str or sequence of CubeSymmetry
+        ``True``: the cube symmetries that keep the window shape and grid spacing; axis
+        names (``["y", "z"]``): every combination of mirrors of those axes only (a channel
+        flow is symmetric under ``y -> -y`` but not under ``x -> -x``).
     normalizer : Normalizer, optional
         Normalises input, target and params channels.
     pad_mode : str or PadSpec
@@ -97,7 +100,7 @@ class CubeDataset(torch.utils.data.Dataset):
         unroll: int = 1,
         samples: Sequence[int] | None = None,
         times: tuple[int, int] | None = None,
-        symmetries: bool | Sequence[CubeSymmetry] = False,
+        symmetries: bool | Sequence[str] | Sequence[CubeSymmetry] = False,
         normalizer: Normalizer | None = None,
         pad_mode: str | PadSpec = "reflect",
         length: int | None = None,
@@ -232,11 +235,12 @@ class CubeDataset(torch.utils.data.Dataset):
 
 
 def symmetry_group(
-    ds: xr.Dataset, window: Sequence[int], symmetries: bool | Sequence[CubeSymmetry]
+    ds: xr.Dataset, window: Sequence[int], symmetries: bool | Sequence[str] | Sequence[CubeSymmetry]
 ) -> tuple[CubeSymmetry, ...]:
     """The symmetries to draw from: all that keep the window shape and grid spacing.
 
-    ``False`` gives the identity only; an explicit sequence is checked for dimension.
+    ``False`` gives the identity only; axis names give the mirrors of those axes (all
+    combinations, no permutations); an explicit sequence is checked for dimension.
     """
     axes = spatial_axes(ds)
     if symmetries is False:
@@ -245,9 +249,20 @@ def symmetry_group(
         labels = [(w, _spacing(ds, a)) for w, a in zip(window, axes, strict=True)]
         return CubeSymmetry.group(len(axes), labels)
     group = tuple(symmetries)
+    if group and all(isinstance(g, str) for g in group):
+        unknown = sorted(set(group) - set(axes))
+        if unknown or len(set(group)) != len(group):
+            raise ModelError(
+                f"symmetries: mirror axes {list(group)}; expected distinct names of {axes}"
+            )
+        mirrors = [(False, True) if a in group else (False,) for a in axes]
+        return tuple(
+            CubeSymmetry(tuple(range(len(axes))), flips) for flips in itertools.product(*mirrors)
+        )
     if not group or any(not isinstance(g, CubeSymmetry) or g.ndim != len(axes) for g in group):
         raise ModelError(
-            f"symmetries: expected True, False or {len(axes)}D CubeSymmetry elements, got {group}"
+            f"symmetries: expected True, False, axis names or {len(axes)}D CubeSymmetry"
+            f" elements, got {group}"
         )
     return group
 

@@ -50,8 +50,9 @@ class CubeDataModule(lightning.LightningDataModule):
         Loader worker processes.
     seed : int
         Seed of the split and of the crops.
-    symmetries : bool
-        Random cube symmetries on training crops.
+    symmetries : bool or sequence of str
+        Random cube symmetries on training crops, or the axes whose mirrors are drawn
+        (:class:`CubeDataset`).
     normalizer : Normalizer or bool
         ``True``: computed on the training split on first use of :attr:`normalizer`;
         ``False``: no normalisation; or given statistics (e.g. from a checkpoint).
@@ -74,7 +75,7 @@ class CubeDataModule(lightning.LightningDataModule):
         val_fraction: float = 0.2,
         num_workers: int = 0,
         seed: int = 0,
-        symmetries: bool = True,
+        symmetries: bool | Sequence[str] = True,
         normalizer: Normalizer | bool = True,
         pad_mode: str | PadSpec = "reflect",
         length: int | None = None,

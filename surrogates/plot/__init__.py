@@ -11,13 +11,20 @@ Jupyter display it. The truth is always drawn in black, models in the colour cyc
 - :func:`energy_spectra`, :func:`dissipation`: turbulence results.
 - :func:`force_coefficients`: drag and lift time series per body.
 - :func:`error_vs_step`: an error metric against the rollout step.
+- :func:`matched_accuracy`: a solver's error against its cost, the surrogates' beside it.
 
-All but :func:`slices` take the Dataset returned by :func:`surrogates.compare`.
+All but :func:`slices` and :func:`matched_accuracy` take the Dataset returned by
+:func:`surrogates.compare`.
 """
 
 from surrogates.plot._style import RC, style
 from surrogates.plot.fields import slices
-from surrogates.plot.series import dissipation, error_vs_step, force_coefficients
+from surrogates.plot.series import (
+    dissipation,
+    error_vs_step,
+    force_coefficients,
+    matched_accuracy,
+)
 from surrogates.plot.spectra import correlation, energy_spectra, mass_function, power_spectra
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "error_vs_step",
     "force_coefficients",
     "mass_function",
+    "matched_accuracy",
     "power_spectra",
     "slices",
     "style",

@@ -1,5 +1,6 @@
 """Time series of a :func:`surrogates.compare` result: error versus rollout step, force
-coefficients per body, and the dissipation rate."""
+coefficients per body, and the dissipation rate; a solver's error against its cost beside
+the surrogates' (speedup at matched accuracy)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from surrogates.plot._style import (
     COLORS,
     TRUTH,
     figure,
+    finite_positive,
     label,
     model_names,
     reduce,
@@ -23,7 +25,7 @@ from surrogates.plot._style import (
     style,
 )
 
-__all__ = ["error_vs_step", "force_coefficients", "dissipation"]
+__all__ = ["error_vs_step", "force_coefficients", "dissipation", "matched_accuracy"]
 
 _DASHES = ("-", "--", "-.", ":")
 
@@ -174,4 +176,51 @@ def dissipation(
         ax_q.set_ylabel(r"$\varepsilon_{model}/\varepsilon_{truth} - 1$")
         ax_q.set_xlabel(xlabel)
         ax_e.legend()
+    return fig
+
+
+def matched_accuracy(
+    seconds: Sequence[float] | np.ndarray,
+    error: Sequence[float] | np.ndarray,
+    models: Mapping[str, tuple[float, float]],
+    *,
+    solver: str = "solver",
+    quantity: str = "error",
+) -> Figure:
+    """A solver's error against its wall time, each surrogate's (time, error) beside it.
+
+    Parameters
+    ----------
+    seconds, error : array-like, shape (n,)
+        The solver's wall time to reach each saved frame and the error of the aggregate
+        quantity computed from that frame (against the converged answer).
+    models : mapping of str to (float, float)
+        Per surrogate: its wall time and its error. A dotted line marks the error; where
+        the solver's curve stays below it for good is the solver's cost at matched accuracy.
+    solver, quantity : str
+        Legend name of the solver and y-axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One log-log axes.
+    """
+    t = np.asarray(seconds, dtype=np.float64)
+    e = np.asarray(error, dtype=np.float64)
+    if t.shape != e.shape or t.ndim != 1:
+        raise DataError(f"matched_accuracy: seconds {t.shape} and error {e.shape} differ")
+    with style():
+        fig, axes = figure(1, 1, width=4.2, height=3.0)
+        ax = axes[0, 0]
+        keep = finite_positive(t, e)
+        ax.plot(t[keep], e[keep], label=solver, **TRUTH)
+        for i, (name, (cost, err)) in enumerate(models.items()):
+            color = COLORS[i % len(COLORS)]
+            ax.plot([cost], [err], marker="o", ls="none", color=color, label=name)
+            ax.axhline(err, color=color, lw=0.8, ls=":", zorder=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("wall time [s]")
+        ax.set_ylabel(quantity)
+        ax.legend()
     return fig

@@ -98,8 +98,11 @@ class FitConfig:
         Training items per epoch (None: samples x times x domain cells / crop cells).
     val_fraction, val_batches : float, int or None
         Validation split; validation batches per rank and check (None: all).
-    symmetries, normalize : bool
-        Random cube symmetries of training crops; per-variable normalisation statistics.
+    symmetries : bool or sequence of str
+        Random cube symmetries of training crops; axis names (``["y", "z"]``): only mirrors
+        of those axes (a channel flow keeps its streamwise direction).
+    normalize : bool
+        Per-variable normalisation statistics.
     num_workers : int
         Loader worker processes.
     open_options, model_config : dict
@@ -118,6 +121,9 @@ class FitConfig:
         Gradient-norm clipping (None: off).
     loss : {"mse", "rel_l2"}
         Base loss; ``spectral_weight`` (float) adds the high-k spectral term.
+    gauge : sequence of str
+        Targets defined up to an additive constant (pressure in incompressible flow): the
+        loss compares them with their crop mean removed (:mod:`surrogates.training.losses`).
     unroll : int
         Lead tasks: steps per item; ``unroll_detach`` (bool) stops gradients between them.
     seed : int
@@ -152,7 +158,7 @@ class FitConfig:
     length: int | None = None
     val_fraction: float = 0.2
     val_batches: int | None = 16
-    symmetries: bool = True
+    symmetries: bool | tuple[str, ...] = True
     normalize: bool = True
     num_workers: int = 0
     open_options: dict = field(default_factory=dict)
@@ -167,6 +173,7 @@ class FitConfig:
     clip: float | None = 1.0
     loss: str = "mse"
     spectral_weight: float = 0.0
+    gauge: tuple[str, ...] = ()
     unroll: int = 1
     unroll_detach: bool = False
     seed: int = 0
@@ -210,8 +217,16 @@ class FitConfig:
         for name, choices in (("pad_mode", PAD_MODES), ("schedule", SCHEDULES),
                               ("loss", tuple(LOSSES)), ("weights", WEIGHTS)):  # fmt: skip
             _check(getattr(self, name) in choices, name, getattr(self, name), f"one of {choices}")
-        for name in ("symmetries", "normalize", "unroll_detach", "progress", "resume"):
+        for name in ("symmetries", "gauge"):
+            v = getattr(self, name)
+            if isinstance(v, list | tuple):
+                object.__setattr__(self, name, tuple(v))
+                _check(all(isinstance(x, str) and x for x in v), name, v, "a list of names")
+        _check(isinstance(self.gauge, tuple), "gauge", self.gauge, "a list of target names")
+        for name in ("normalize", "unroll_detach", "progress", "resume"):
             _check(isinstance(getattr(self, name), bool), name, getattr(self, name), "true/false")
+        _check(isinstance(self.symmetries, bool | tuple), "symmetries", self.symmetries,
+               "true/false or a list of axis names")  # fmt: skip
         for name in ("open_options", "model_config"):
             _check(isinstance(getattr(self, name), Mapping), name, getattr(self, name), "a table")
         _check(self.max_steps is not None or self.max_epochs is not None, "max_steps",

@@ -13,6 +13,13 @@
 
 The total is ``base + spectral_weight * spectral``; :meth:`Loss.__call__` also returns
 the components for logging.
+
+Gauge channels (``Loss.gauge``): fields defined up to an additive constant, such as the
+pressure of incompressible flow, whose level at a point is set by everything downstream to
+the outlet and cannot be inferred from a crop. Both prediction and target have their mean
+over the crop removed before either term, so only differences within a crop are learned;
+over many overlapping crops that pins the predicted field up to one smooth offset, which
+pressure forces on closed bodies do not see.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import torch
 
 from surrogates.errors import ModelError
 
-__all__ = ["LOSSES", "Loss", "mse", "relative_l2", "spectral_error"]
+__all__ = ["LOSSES", "Loss", "mse", "relative_l2", "remove_mean", "spectral_error"]
 
 _EPS = 1e-12
 
@@ -58,27 +65,66 @@ def spectral_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.mean(w * err.abs() ** 2)
 
 
+def remove_mean(x: torch.Tensor, channels: tuple[int, ...]) -> torch.Tensor:
+    """``x`` with the spatial mean of each listed channel removed, per sample.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (batch, channel, *spatial)
+    channels : tuple of int
+        Channel indices (each must be below ``channel``).
+
+    Returns
+    -------
+    torch.Tensor, shape (batch, channel, *spatial)
+        A new tensor; the other channels unchanged.
+    """
+    if max(channels) >= x.shape[1]:
+        raise ModelError(f"gauge: channel {max(channels)} of a {x.shape[1]}-channel output")
+    index = list(channels)
+    dims = tuple(range(2, x.ndim))
+    out = x.clone()
+    out[:, index] = x[:, index] - x[:, index].mean(dim=dims, keepdim=True)
+    return out
+
+
 LOSSES = {"mse": mse, "rel_l2": relative_l2}
 
 
 @dataclass(frozen=True)
 class Loss:
-    """A base loss (``"mse"`` or ``"rel_l2"``) plus an optional weighted spectral term."""
+    """A base loss (``"mse"`` or ``"rel_l2"``) plus an optional weighted spectral term.
+
+    Attributes
+    ----------
+    kind : {"mse", "rel_l2"}
+        Base loss.
+    spectral_weight : float
+        Weight of the high-k spectral term (0: none).
+    gauge : tuple of int
+        Target channels compared with their crop mean removed (see the module docstring).
+    """
 
     kind: str = "mse"
     spectral_weight: float = 0.0
+    gauge: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in LOSSES:
             raise ModelError(f"loss: got {self.kind!r}, expected one of {sorted(LOSSES)}")
         if not self.spectral_weight >= 0:
             raise ModelError(f"spectral_weight: got {self.spectral_weight!r}, expected >= 0")
+        object.__setattr__(self, "gauge", tuple(int(c) for c in self.gauge))
+        if any(c < 0 for c in self.gauge) or len(set(self.gauge)) != len(self.gauge):
+            raise ModelError(f"gauge: got channels {self.gauge}, expected distinct indices >= 0")
 
     def __call__(
         self, pred: torch.Tensor, target: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Total loss and its components, for (batch, channel, *spatial) tensors."""
         pred, target = pred.float(), target.float()
+        if self.gauge:
+            pred, target = remove_mean(pred, self.gauge), remove_mean(target, self.gauge)
         base = LOSSES[self.kind](pred, target)
         parts = {self.kind: base.detach()}
         if self.spectral_weight == 0:

@@ -229,6 +229,7 @@ def fit_config(
 ) -> Surrogate:
     """:func:`fit` with an already validated :class:`FitConfig`."""
     task = task if isinstance(task, Task) else Task(**task)
+    gauge = _gauge_channels(task, cfg.gauge)
     ds = _open(data, dict(cfg.open_options))
     net, plan, dm = _prepare(ds, task, model, cfg)
     ckpt_dir = cfg.checkpoint_dir or (Path(cfg.out_dir) / "checkpoints" if cfg.out_dir else None)
@@ -240,7 +241,7 @@ def fit_config(
     run["residual"] = None if residual is None else residual.to_dict()
     module = SurrogateModule(
         net, task, Scaling(task, normalizer, residual, len(plan.crop)), plan,
-        Loss(cfg.loss, cfg.spectral_weight),
+        Loss(cfg.loss, cfg.spectral_weight, gauge),
         Optimization(cfg.lr, cfg.weight_decay, cfg.schedule, cfg.warmup_steps),
         cfg.unroll_detach, json.dumps(run),
     )  # fmt: skip
@@ -262,6 +263,14 @@ def fit_config(
         text = json.dumps(_describe(data, task, model, cfg), indent=2)
         (out / "fit_config.json").write_text(text)
     return surrogate
+
+
+def _gauge_channels(task: Task, gauge: tuple[str, ...]) -> tuple[int, ...]:
+    """Target channel indices of the ``gauge`` option's variable names."""
+    unknown = [g for g in gauge if g not in task.targets]
+    if unknown:
+        raise ModelError(f"gauge: {unknown} are not targets; targets are {list(task.targets)}")
+    return tuple(task.targets.index(g) for g in gauge)
 
 
 def _prepare(ds: xr.Dataset, task: Task, model: str, cfg: FitConfig):

@@ -15,12 +15,15 @@ from surrogates.solvers.lbm.geometry import (
 )
 from surrogates.solvers.lbm.lattice import Lattice, get_lattice
 from surrogates.solvers.lbm.solver import Simulation, simulate
+from surrogates.solvers.lbm.steady import obstacle_distance, steady_state
 from surrogates.solvers.lbm.units import LatticeUnits
 
 __all__ = [
     "Config",
     "Simulation",
     "simulate",
+    "steady_state",
+    "obstacle_distance",
     "strouhal",
     "Obstacle",
     "ball",

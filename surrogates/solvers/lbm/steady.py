@@ -1,0 +1,177 @@
+"""Steady states of lattice Boltzmann runs, as training pairs for steady-flow surrogates.
+
+At the Reynolds numbers of the obstacle recipes (Re <= 60 on the obstacle size) the flow
+past the obstacles becomes steady once the start-up sound waves have left through the
+outlet. :func:`steady_state` averages a run's last frames (removing what is left of those
+waves) and adds the fields a steady surrogate starts from:
+
+- ``u_inflow``, the undisturbed inflow profile continued along the channel, which tells a
+  convolutional network where the walls are and how fast the fluid goes;
+- ``distance``, the signed distance to the nearest obstacle surface (negative inside,
+  capped), :func:`obstacle_distance`: every fluid cell within the cap knows how far the
+  nearest body is, not only the cells next to one (the input of Guo, Li & Iorio 2016,
+  "Convolutional neural networks for steady flow approximation").
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import scipy.ndimage
+import xarray as xr
+
+from surrogates.errors import DataError
+from surrogates.solvers.lbm.boundaries import inflow_profile
+
+__all__ = ["obstacle_distance", "steady_state"]
+
+DISTANCE_CAP = 0.4  # metres: 10 cells at 24 per metre, 1.5 obstacle sizes
+
+_STATE = ("p", "u_x", "u_y", "u_z")
+
+
+def obstacle_distance(
+    mask: np.ndarray, spacing: float, periodic: tuple[bool, ...], cap: float = DISTANCE_CAP
+) -> np.ndarray:
+    """Signed distance to the nearest obstacle surface, capped at ``+-cap``.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (n_1, ..., n_d)
+        True in solid cells.
+    spacing : float
+        Cell size (isotropic grids).
+    periodic : tuple of bool
+        Per axis: wrap around (a body near one face is near the other too).
+    cap : float
+        Largest magnitude returned: the field depends on the mask within ``cap`` only,
+        so it is the same whether computed on a whole domain or on a piece of it with
+        that much context (tiles).
+
+    Returns
+    -------
+    ndarray of float32, shape (n_1, ..., n_d)
+        Centre-to-centre distance from a fluid cell to the nearest solid cell minus half a
+        cell (positive), or minus the distance from a solid cell to the nearest fluid cell
+        plus half a cell (negative); ``cap`` everywhere without a body within ``cap``.
+    """
+    solid = np.asarray(mask, dtype=bool)
+    if not solid.any():
+        return np.full(solid.shape, cap, dtype=np.float32)
+    halo = int(np.ceil(cap / spacing)) + 1
+    widths = [(halo, halo) if p else (0, 0) for p in periodic]
+    padded = np.pad(solid, widths, mode="wrap")
+    outside = scipy.ndimage.distance_transform_edt(~padded, sampling=spacing)
+    inside = scipy.ndimage.distance_transform_edt(padded, sampling=spacing)
+    signed = np.where(padded, -(inside - 0.5 * spacing), outside - 0.5 * spacing)
+    core = tuple(slice(lo, n - hi) for (lo, hi), n in zip(widths, padded.shape, strict=True))
+    return np.clip(signed[core], -cap, cap).astype(np.float32)
+
+
+def steady_state(ds: xr.Dataset, since: float | None = None) -> xr.Dataset:
+    """Time average of an LBM run's frames from ``since`` on, with its inflow field.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of the ``lbm`` solver (a recipe run): ``p`` and velocity components over
+        ``([sample,] time, *spatial)``, ``mask``, ``Re``, ``U`` and the ``config`` attribute.
+    since : float, optional
+        First time averaged (default: every frame).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``p, u_x, u_y[, u_z]`` of shape ``([sample,] 1, *spatial)`` (the mean, at the last
+        averaged time), ``u_inflow`` of shape ``([sample,] *spatial)`` (``U`` times the
+        inflow profile at every ``x``), ``distance`` (:func:`obstacle_distance` of the
+        mask), ``mask``, ``Re``, ``U``, the solver's force
+        coefficients (every other variable over time) averaged the same way, and the
+        attributes of ``ds`` plus ``steady_window`` (first and last time averaged) and
+        ``steady_drift``: the largest change of any obstacle's solver drag coefficient
+        over the window, relative to its mean (how far from steady the run still was).
+
+    Raises
+    ------
+    DataError
+        If ``ds`` is not an LBM run or no frame lies at or after ``since``.
+    """
+    source = ds.attrs.get("source", "dataset")
+    dims = [d for d in ("x", "y", "z") if d in ds.dims]
+    state = list(_STATE[: 1 + len(dims)])
+    missing = [v for v in (*state, "mask", "U", "Re") if v not in ds]
+    if missing or "config" not in ds.attrs or "time" not in ds.dims:
+        raise DataError(
+            f"{source}: steady_state needs an lbm run (fields {state}, mask, U, Re, a time"
+            f" axis and the 'config' attribute); missing {missing or 'config/time'}"
+        )
+    times = ds["time"].values
+    start = float(times[0]) if since is None else float(since)
+    window = ds.sel(time=slice(start, None))
+    if window.sizes["time"] == 0:
+        raise DataError(
+            f"{source}: no frame at or after t = {start} (frames span {times[0]}..{times[-1]})"
+        )
+    scalars = [v for v in ds.data_vars if "time" in ds[v].dims and v not in state]
+    mean = window[[*state, *scalars]].mean("time")
+    last = float(window["time"].values[-1])
+    out = mean[state].expand_dims(time=[last], axis=1 if "sample" in ds.dims else 0)
+    for name in scalars:
+        out[name] = mean[name]
+    out["u_inflow"] = _inflow(ds, dims)
+    out["distance"] = _distance(ds, dims)
+    for name in ("mask", "Re", "U"):
+        out[name] = ds[name]
+    out.attrs = {
+        **ds.attrs,
+        "steady_window": [float(window["time"].values[0]), last],
+        "steady_drift": _drift(window, [v for v in scalars if v.startswith("drag_coefficient")]),
+    }
+    return out
+
+
+def _inflow(ds: xr.Dataset, dims: list[str]) -> xr.DataArray:
+    """``U`` times the solver's inflow profile, repeated along ``x``: ([sample,] *spatial)."""
+    config = json.loads(ds.attrs["config"])
+    centres = tuple(np.asarray(ds[d].values, dtype=np.float64) for d in dims)
+    profile = inflow_profile(centres, tuple(config["size"]), tuple(config["boundary"]),
+                             config["inflow"])  # fmt: skip
+    field = np.broadcast_to(profile, (len(centres[0]), *profile.shape))
+    along = xr.DataArray(field, dims=dims, coords={d: ds[d] for d in dims})
+    inflow = (ds["U"].astype(np.float64) * along).astype(ds["u_x"].dtype)
+    inflow.attrs = {"long_name": "undisturbed inflow velocity (x component)", "units": "m/s"}
+    return inflow
+
+
+def _distance(ds: xr.Dataset, dims: list[str]) -> xr.DataArray:
+    """:func:`obstacle_distance` of each sample's mask: ([sample,] *spatial)."""
+    mask = ds["mask"].transpose(..., *dims)
+    spacing = float(ds.attrs["dx"])
+    periodic = tuple(ds.attrs.get(f"boundary_{d}") == "periodic" for d in dims)
+    values = np.asarray(mask.values) > 0.5
+    flat = values.reshape(-1, *values.shape[-len(dims) :])
+    out = np.stack([obstacle_distance(m, spacing, periodic) for m in flat]).reshape(values.shape)
+    return xr.DataArray(
+        out, dims=mask.dims, coords=mask.coords,
+        attrs={"long_name": "signed distance to the nearest obstacle", "units": "m"},
+    )  # fmt: skip
+
+
+def _drift(window: xr.Dataset, drags: list[str]) -> float:
+    """Largest ``|C(last) - C(first)| / |mean C|`` of the drag series over the window.
+
+    Series that are NaN (a sample with fewer obstacles than another) are skipped.
+    """
+    if not drags or window.sizes["time"] < 2:
+        return 0.0
+    worst = 0.0
+    for name in drags:
+        values = window[name].transpose(..., "time").values
+        series = np.asarray(values, dtype=np.float64).reshape(-1, window.sizes["time"])
+        scale = np.abs(series.mean(axis=1))
+        change = np.abs(series[:, -1] - series[:, 0]) / np.where(scale > 0, scale, 1.0)
+        finite = change[np.isfinite(change)]
+        if finite.size:
+            worst = max(worst, float(finite.max()))
+    return worst
