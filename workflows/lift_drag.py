@@ -207,7 +207,7 @@ def training_distance(long_mask: np.ndarray, train_masks: np.ndarray, section: i
 
 
 def train(data: xr.Dataset, s: Settings, out: Path) -> surrogates.training.Surrogate:
-    """Fit the steady-flow ``vnet``: (u_inflow, mask; Re) -> (p, u_x, u_y, u_z)."""
+    """Fit the steady-flow ``vnet``: (u_inflow, mask, distance; Re) -> (p, u_x, u_y, u_z)."""
     task = surrogates.Task(inputs=INPUTS, targets=STATE, params=["Re"])
     if out.exists():  # checkpoints of an earlier run would be mistaken for this one's
         shutil.rmtree(out)
@@ -250,7 +250,7 @@ def solver_history(run: xr.Dataset, u_mean: float) -> xr.Dataset:
 
 
 def drag_errors(c_d: xr.DataArray, c_d_true: xr.DataArray) -> dict[str, Any]:
-    """Relative C_D error per body and its mean and largest magnitude over the bodies."""
+    """Mean and largest magnitude over the bodies of the relative C_D error (per time)."""
     rel = (c_d / c_d_true - 1).transpose(..., "body")
     return {
         "mean": np.abs(rel).mean("body").values.tolist(),
