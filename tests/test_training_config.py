@@ -158,3 +158,15 @@ def test_shipped_cosmology_surrogate_matches_its_configuration():
     assert recorded["data"] == data and recorded["train"] == expected
     assert surrogate.metadata.provenance["fit_config"] == expected
     assert surrogate.metadata.provenance["steps"] == config.max_steps
+
+
+def test_mirror_symmetries_and_gauge_options_are_checked():
+    config = FitConfig(symmetries=["y", "z"], gauge=["p"])
+    assert config.symmetries == ("y", "z") and config.gauge == ("p",)
+    assert config.to_dict()["symmetries"] == ["y", "z"]  # TOML/JSON round trip as lists
+    with pytest.raises(ModelError, match="symmetries.*true/false or a list of axis names"):
+        FitConfig(symmetries="y")
+    with pytest.raises(ModelError, match="gauge"):
+        FitConfig(gauge=[1])
+    with pytest.raises(ModelError, match="gauge"):
+        FitConfig(gauge="p")
