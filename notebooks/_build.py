@@ -1111,7 +1111,7 @@ LIFT_DRAG = [
     ),
     code(
         """
-        from surrogates.diagnostics import force_coefficients
+        from surrogates.diagnostics import force_coefficients, matched_frame
 
         frames = run.isel(sample=0)
         history = force_coefficients(
@@ -1120,9 +1120,8 @@ LIFT_DRAG = [
         lbm_error = np.abs(history["C_D"] / steady["C_D_truth"] - 1).mean("body").values
         surrogate_error = float(np.abs(forces["C_D error"]).mean())
         cost = lbm_seconds * run["time"].values / LONG_END
-        late = np.nonzero(lbm_error > surrogate_error)[0]
-        first = late[-1] + 1 if late.size else 0
-        matched = cost[first] if first < len(cost) else None
+        first = matched_frame(lbm_error, surrogate_error)  # from here on, as good for good
+        matched = None if first is None else cost[first]
         print(f"surrogate: mean abs. C_D error {surrogate_error:.3f} in {rollout_seconds:.2f} s")
         print(f"LBM to the steady state: {lbm_seconds:.1f} s ({lbm_seconds / rollout_seconds:.0f}x)")
         if matched is None:

@@ -122,3 +122,16 @@ def test_metric_errors():
         error_metrics(PRED, TRUE, metrics=("mae",))
     with pytest.raises(DataError, match="ndim=4 spatial axes invalid"):
         rmse(np.zeros((2, 3, 3, 3)), np.zeros((2, 3, 3, 3)), ndim=4)
+
+
+def test_matched_frame_is_where_the_error_stays_below_the_target():
+    from surrogates.diagnostics import matched_frame
+
+    seconds = [1.0, 2.0, 3.0, 4.0, 5.0]
+    error = [0.5, 0.05, 0.3, 0.08, 0.02]  # right by chance at 2 s, for good from 4 s
+    assert seconds[matched_frame(error, 0.1)] == 4.0
+    assert seconds[matched_frame(error, 0.6)] == 1.0
+    assert matched_frame(error, 0.01) is None
+    assert seconds[matched_frame([float("nan")] * 4 + [0.0], 0.1)] == 5.0
+    with pytest.raises(DataError, match="non-empty error series"):
+        matched_frame([], 0.1)

@@ -4,7 +4,6 @@ the speedup at matched accuracy, and the results files it writes."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
@@ -21,21 +20,6 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """The script in a subprocess, working directory ``tmp_path``."""
     command = [sys.executable, str(SCRIPT), *args]
     return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-
-
-def test_matched_cost_is_where_the_error_stays_below_the_target(monkeypatch) -> None:
-    spec = importlib.util.spec_from_file_location("common_under_test", SCRIPT.parent / "common.py")
-    common = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, common)
-    spec.loader.exec_module(common)
-    seconds = [1.0, 2.0, 3.0, 4.0, 5.0]
-    error = [0.5, 0.05, 0.3, 0.08, 0.02]  # right by chance at 2 s, for good from 4 s
-    assert common.matched_cost(seconds, error, 0.1) == 4.0
-    assert common.matched_cost(seconds, error, 0.6) == 1.0
-    assert common.matched_cost(seconds, error, 0.01) is None
-    assert common.matched_cost(seconds, [float("nan")] * 4 + [0.0], 0.1) == 5.0
-    with pytest.raises(ValueError, match="5 times and 2 errors"):
-        common.matched_cost(seconds, error[:2], 0.1)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ __all__ = [
     "Stopwatch",
     "generate",
     "markdown_table",
-    "matched_cost",
     "parse_args",
     "persistence",
     "write_results",
@@ -145,18 +144,3 @@ def persistence(truth: Any, names: Sequence[str], times: Any) -> Any:
     (an ``xarray.Dataset`` with dims ``sample, time, ...``)."""
     first = truth[list(names)].isel(time=0, drop=True)
     return first.expand_dims(time=times).transpose("sample", "time", ...)
-
-
-def matched_cost(seconds: Sequence[float], error: Sequence[float], target: float) -> float | None:
-    """The solver's wall time from which on its error stays at or below ``target``.
-
-    ``seconds[i]`` is the solver's cost to reach saved frame ``i`` and ``error[i]`` the
-    error of the aggregate quantity computed from that frame. The answer is the cost of the
-    first frame after the last one whose error exceeds ``target`` (an early frame that is
-    right by chance does not count); None if even the last frame misses it.
-    """
-    if len(seconds) != len(error) or not len(seconds):
-        raise ValueError(f"matched_cost: {len(seconds)} times and {len(error)} errors")
-    above = [i for i, e in enumerate(error) if not e <= target]
-    first = above[-1] + 1 if above else 0
-    return float(seconds[first]) if first < len(seconds) else None

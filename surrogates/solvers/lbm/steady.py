@@ -70,7 +70,7 @@ def obstacle_distance(
 
 
 def steady_state(ds: xr.Dataset, since: float | None = None) -> xr.Dataset:
-    """Time average of an LBM run's frames from ``since`` on, with its inflow field.
+    """Time average of an LBM run's frames from ``since`` on, with its input fields.
 
     Parameters
     ----------
