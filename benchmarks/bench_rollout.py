@@ -16,6 +16,10 @@ P(k) ~ k^-3) and untrained, seeded networks of the default size (``vnet``: width
    same budget, with glibc's default allocator settings and with a fixed mmap threshold.
 5. ``local`` (one process, 2 torch threads) vs ``dask`` (LocalCluster, 2 worker processes
    x 1 thread) throughput on the same out-of-core rollout.
+6. Layout and precision of one window through ``Surrogate.apply``: the weights and window
+   in the default (contiguous) layout, channels-last (apply's CPU default since session 5)
+   and bfloat16 autocast (``precision="bf16-mixed"``), with each one's relative L2
+   difference from the first.
 
 Every measured run is its own subprocess, so its peak RSS (getrusage) is its own.
 ``--quick``: N = 64 and budgets scaled down (a few minutes). Timings are noisy on a
@@ -27,6 +31,7 @@ shared machine.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import resource
@@ -302,15 +307,75 @@ def dask_table(n: int, budget: str, tmp: Path) -> list[str]:
     return lines
 
 
+def precision_table(windows: dict[str, int], repeats: int = 3) -> list[str]:
+    """Seconds per window of ``apply`` by layout and precision (in this process).
+
+    ``windows`` maps a model of :data:`MODELS`, or ``"cosmology"`` (the shipped
+    ``models/cosmology`` surrogate, at Omega_m = 0.3), to its window side.
+    """
+    import torch
+
+    from surrogates.training import load
+
+    lines = [
+        "### Layout and precision of one window (`Surrogate.apply`, in process, best of"
+        f" {repeats})",
+        "",
+        "| model | window | arithmetic | layout | s per window | speedup | rel. L2 vs first |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, n in windows.items():
+        shipped = model == "cosmology"
+        surrogate = load(ROOT / "models/cosmology/surrogate.pt") if shipped else build(model)
+        window = torch.randn(1, 3, n, n, n) * (5.0 if shipped else 1.0)  # ~ displacements
+        params = torch.tensor([[0.3]]) if shipped else None
+
+        runs = _layout_runs(surrogate, window, params)
+        outputs = {key: fn() for key, fn in runs.items()}  # warm-up (and layout change)
+        best = {key: min(_timed(fn) for _ in range(repeats)) for key, fn in runs.items()}
+        first = next(iter(runs))
+        for key, seconds in best.items():
+            diff = float((outputs[key] - outputs[first]).norm() / outputs[first].norm())
+            lines.append(f"| {model} | {n}^3 | {key[0]} | {key[1]} | {seconds:.3f} |"
+                         f" {best[first] / seconds:.2f} | {diff:.1e} |")  # fmt: skip
+    return lines
+
+
+def _layout_runs(surrogate, window, params) -> dict:
+    """(arithmetic, layout) -> a call of the surrogate on ``window``."""
+    import torch
+
+    plain = copy.deepcopy(surrogate)  # weights kept in the default layout
+
+    @torch.inference_mode()
+    def contiguous():  # what Surrogate.apply did before it went channels-last
+        x, p = plain.scaling.inputs(window), plain.scaling.params(params)
+        return plain.scaling.decode(plain.model(x, p), window)
+
+    return {
+        ("float32", "contiguous"): contiguous,
+        ("float32", "channels-last"): lambda: surrogate.apply(window, params),
+        ("bf16-mixed", "channels-last"): lambda: surrogate.apply(window, params, "bf16-mixed"),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 64, small budgets")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only-precision", action="store_true", help="only table 6 (layout and precision)"
+    )
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
     n = 64 if args.quick else 128
+    windows = ({"vnet": 104, "fno": 64, "cosmology": 106} if not args.quick
+               else {"vnet": 72, "fno": 32, "cosmology": 74})  # fmt: skip
+    if args.only_precision:
+        print("\n".join(precision_table(windows)))
+        return
     small = "250MB" if args.quick else "1GB"
     target = "1GB" if args.quick else "4GB"
     peak = matmul_gflops()
@@ -319,7 +384,8 @@ def main(argv: list[str] | None = None) -> None:
         lines = timing_table(n, small, peak, tmp) + [""]
         lines += target_table(2 * n, target) + [""]
         lines += memory_table((n, 2 * n), small, tmp) + [""]
-        lines += dask_table(n, small, tmp)
+        lines += dask_table(n, small, tmp) + [""]
+        lines += precision_table(windows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     late = matmul_gflops()

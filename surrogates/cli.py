@@ -90,6 +90,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         dask_scheduler=args.dask_scheduler,
         resume=args.resume,
         frame=args.frame,
+        precision=args.precision,
     )
     print(f"wrote {out}")
     return 0
@@ -162,6 +163,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
     p.add_argument("--dask-scheduler", help="run on a Dask cluster at this address")
     p.add_argument("--frame", type=int, help="time frame of STATE to start from")
+    p.add_argument(
+        "--precision",
+        default="32-true",
+        help="network arithmetic: 32-true, or bf16-mixed (bfloat16, ~2x faster)",
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted rollout")
     p.set_defaults(func=_cmd_rollout)
 

@@ -32,7 +32,9 @@ from surrogates.compare._inputs import baseline_models
 from surrogates.errors import DataError
 from surrogates.io import open_dataset
 
-__all__ = ["compare_report", "read_metrics_json", "summary_markdown", "write_metrics"]
+__all__ = [
+    "compare_report", "cosmology_scores", "read_metrics_json", "summary_markdown", "write_metrics"
+]  # fmt: skip
 
 PathLike = str | os.PathLike[str]
 
@@ -292,26 +294,54 @@ def _metrics_rows(result: xr.Dataset) -> list[str]:
     return [title, "", *_table(header, rows)]
 
 
+def cosmology_scores(result: xr.Dataset) -> dict[str, dict[str, float]]:
+    """Each model's summary scores from the cosmology metrics of :func:`compare_report`.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``metrics.nc`` of a comparison with the cosmology diagnostics (mean over samples).
+
+    Returns
+    -------
+    dict
+        Per model: ``T_half``, ``r_half`` (T and r at k½ = k_Nyquist / 2), ``max_T_error``
+        (max |1 − T| over k ≤ k½), ``min_r`` (over k ≤ k½) and, when halos were found,
+        ``halo_ratio`` (FoF halos of the model / of the truth).
+    """
+    k = result["k"].values
+    k_half = 0.5 * float(result.attrs["k_nyquist"])
+    upto = k <= k_half
+    scores = {}
+    for model in result["model"].values:
+        t = _curve(result["transfer"].sel(model=model)).values
+        r = _curve(result["cross_correlation"].sel(model=model)).values
+        row = {"T_half": float(np.interp(k_half, k, t)), "r_half": float(np.interp(k_half, k, r)),
+               "max_T_error": float(np.nanmax(np.abs(t[upto] - 1.0))),
+               "min_r": float(np.nanmin(r[upto]))}  # fmt: skip
+        if "halo_count" in result:
+            n_model = float(_curve(result["halo_count"].sel(model=model)).sum())
+            n_truth = float(_curve(result["halo_count_truth"]).sum())
+            row["halo_ratio"] = n_model / n_truth if n_truth else np.nan
+        scores[str(model)] = row
+    return scores
+
+
 def _cosmology_rows(result: xr.Dataset) -> list[str]:
     k = result["k"].values
     k_half = 0.5 * float(result.attrs["k_nyquist"])
     upto = k <= k_half
     header = ["model", "T(k½)", "r(k½)", "max abs(T-1), k ≤ k½", "min r, k ≤ k½"]
-    halos = "halo_count" in result
-    if halos:
+    keys = ["T_half", "r_half", "max_T_error", "min_r"]
+    if "halo_count" in result:
         header.append("halos model / truth")
+        keys.append("halo_ratio")
     rows, curves = [], {}
-    for model in result["model"].values:
+    for model, score in cosmology_scores(result).items():
         t = _curve(result["transfer"].sel(model=model)).values
         r = _curve(result["cross_correlation"].sel(model=model)).values
-        curves[str(model)] = (np.abs(t[upto] - 1.0), 1.0 - r[upto])
-        row = [str(model), _fmt(np.interp(k_half, k, t)), _fmt(np.interp(k_half, k, r))]
-        row += [_fmt(np.nanmax(np.abs(t[upto] - 1.0))), _fmt(np.nanmin(r[upto]))]
-        if halos:
-            n_model = float(_curve(result["halo_count"].sel(model=model)).sum())
-            n_truth = float(_curve(result["halo_count_truth"]).sum())
-            row.append(_fmt(n_model / n_truth if n_truth else np.nan))
-        rows.append(row)
+        curves[model] = (np.abs(t[upto] - 1.0), 1.0 - r[upto])
+        rows.append([model, *(_fmt(score[key]) for key in keys)])
     title = f"## Cosmology (k½ = k_Nyquist / 2 = {k_half:.4g})"
     return [title, "", *_table(header, rows), *_beats(curves)]
 

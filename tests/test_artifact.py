@@ -145,6 +145,43 @@ def test_apply_returns_physical_outputs_of_the_documented_shape(trained):
         trained.apply(window)
 
 
+def test_bf16_autocast_is_close_to_float32_and_still_returns_float32():
+    """bfloat16 keeps 8 bits of mantissa: the network's output moves by ~2^-8 relative."""
+    ds = map_dataset(2)
+    task = Task(["a"], ["b"], params=["omega"])
+    surrogate = _surrogate(_vnet(1, 1, 1), task, ds, field_statistics(ds, task,
+                           Split(None, None)))  # fmt: skip
+    window, params = torch.randn(2, 1, 24, 24), torch.full((2, 1), 0.5)
+    exact = surrogate.apply(window, params)
+    fast = surrogate.apply(window, params, "bf16-mixed")
+    assert fast.dtype == torch.float32 and fast.shape == exact.shape
+    error = float((fast - exact).norm() / exact.norm())
+    assert 1e-4 < error < 0.03  # autocast did run in bfloat16, and stayed close
+    with pytest.raises(ModelError, match=r"precision='16-mixed', expected one of"):
+        surrogate.apply(window, params, "16-mixed")
+
+
+def test_cpu_channels_last_layout_gives_the_same_numbers_and_saves_contiguous(trained, tmp_path):
+    """apply() re-lays the weights channels-last on a CPU (oneDNN's fast layout): float32
+    rounding aside the outputs are those of the default layout, and save() and to() undo
+    it."""
+    net = _vnet(1, 1, 1)
+    reference = _vnet(1, 1, 1)  # the same weights (same seed), never re-laid
+    surrogate = _surrogate(net, trained.task, map_dataset(2), trained.normalizer)
+    window, params = torch.randn(2, 1, 24, 24), torch.full((2, 1), 1.0)
+    out = surrogate.apply(window, params)
+    assert net.head.weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        raw = reference(surrogate.scaling.inputs(window), surrogate.scaling.params(params))
+    expected = surrogate.scaling.decode(raw, window)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    assert out.is_contiguous()
+    raw_file = torch.load(surrogate.save(tmp_path / "m.pt"), weights_only=True)
+    assert all(t.is_contiguous() for t in raw_file["state_dict"].values())
+    surrogate.to("cpu")
+    assert net.head.weight.is_contiguous()
+
+
 def test_to_moves_the_surrogate(trained):
     assert trained.to("cpu") is trained and trained.device.type == "cpu"
     assert "vnet" in repr(trained)

@@ -95,6 +95,8 @@ def test_run_options_are_checked(lead, state):
         run(lead, state, batch=0)
     with pytest.raises(DataError, match="resume=True continues a run recorded in a store"):
         run(lead, state, resume=True)
+    with pytest.raises(DataError, match=r"precision='fp16', expected one of \('32-true', 'bf16"):
+        run(lead, state, precision="fp16")
     with pytest.raises(DataError, match="state must be an xarray.Dataset"):
         run(lead, state["u"])
 

@@ -23,6 +23,7 @@ import surrogates
 from surrogates.errors import DataError
 from surrogates.io import open_dataset, to_netcdf
 from surrogates.rollout import plan_rollout, read_manifest, rollout
+from surrogates.rollout.store import ZarrStore
 from surrogates.training import load
 
 
@@ -73,6 +74,16 @@ def test_existing_store_needs_resume_and_must_match(tmp_path):
         rollout(surrogate, state, steps=2, tile=8, store=store, resume=True, progress=False)
     with pytest.raises(DataError, match="planned with batch 1, got 3"):
         rollout(surrogate, state, steps=2, batch=3, store=store, resume=True, progress=False)
+    with pytest.raises(DataError, match="precision: stored '32-true', now 'bf16-mixed'"):
+        rollout(surrogate, state, steps=2, store=store, resume=True, precision="bf16-mixed",
+                progress=False)  # fmt: skip
+    # A store from before the precision option was recorded resumes as float32.
+    manifest = read_manifest(store)
+    del manifest["options"]["precision"]
+    ZarrStore(store).update_manifest(options=manifest["options"])
+    with pytest.raises(DataError, match="precision: stored '32-true', now 'bf16-mixed'"):
+        rollout(surrogate, state, steps=2, store=store, resume=True, precision="bf16-mixed",
+                progress=False)  # fmt: skip
     # Resuming a complete run recomputes nothing and returns the same fields.
     again = rollout(surrogate, state, steps=2, store=store, resume=True, progress=False)
     np.testing.assert_array_equal(again["u"].values, first["u"].values)
@@ -80,6 +91,18 @@ def test_existing_store_needs_resume_and_must_match(tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(DataError, match="not a rollout store"):
         rollout(surrogate, state, store=tmp_path / "plain", resume=True, progress=False)
+
+
+def test_bf16_rollout_is_recorded_and_close_to_float32(tmp_path):
+    surrogate = make_surrogate("vnet", 2, width=4, levels=1)
+    state = make_state(surrogate, (20, 18))
+    exact = rollout(surrogate, state, steps=2, tile=4, progress=False)
+    fast = rollout(surrogate, state, steps=2, tile=4, store=tmp_path / "bf16.zarr",
+                   precision="bf16-mixed", progress=False)  # fmt: skip
+    assert fast.attrs["rollout_precision"] == "bf16-mixed"
+    assert read_manifest(tmp_path / "bf16.zarr")["options"]["precision"] == "bf16-mixed"
+    u, v = exact["u"].values[:, -1], fast["u"].values[:, -1]
+    assert 1e-5 < np.linalg.norm(v - u) / np.linalg.norm(u) < 0.03
 
 
 def test_map_rollout_keeps_per_sample_scalars_and_variable_order(tmp_path):

@@ -70,9 +70,10 @@ def fingerprint_state(state: xr.Dataset, names: tuple[str, ...], axes: tuple[str
     return h.hexdigest()
 
 
-def options(spec: RunSpec, surrogate: Any, mode: str) -> dict:
+def options(spec: RunSpec, surrogate: Any, mode: str, precision: str) -> dict:
     """The options a resumed run must share with the original."""
     return {
+        "precision": precision,
         "steps": spec.steps,
         "every": spec.every,
         "params_sha256": hashlib.sha256(np.ascontiguousarray(spec.params).tobytes()).hexdigest(),
@@ -121,8 +122,8 @@ def resume_plan(
                 f" {manifest['fingerprints'].get(what, '?')[:12]}, now {fingerprints[what][:12]});"
                 " refusing to resume: use a new store"
             )
-    changed = {k: (manifest["options"].get(k), v) for k, v in opts.items()
-               if manifest["options"].get(k) != v}  # fmt: skip
+    stored = {"precision": "32-true"} | manifest["options"]  # stores from before the option
+    changed = {k: (stored.get(k), v) for k, v in opts.items() if stored.get(k) != v}
     if changed:
         detail = ", ".join(f"{k}: stored {a!r}, now {b!r}" for k, (a, b) in changed.items())
         raise DataError(f"{path}: cannot resume with other options ({detail})")

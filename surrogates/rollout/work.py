@@ -72,12 +72,14 @@ class Context:
     store : MemoryStore or ZarrStore
     state : xarray.Dataset
         The initial state (read by step 1, or by every map unit).
+    precision : {"32-true", "bf16-mixed"}
+        Arithmetic of the network (``Surrogate.apply``).
     """
 
     def __init__(self, spec: RunSpec, plan: RolloutPlan, task: Any, pad: PadSpec, store: Any,
-                 state: xr.Dataset) -> None:  # fmt: skip
+                 state: xr.Dataset, precision: str = "32-true") -> None:  # fmt: skip
         self.spec, self.plan, self.task, self.pad = spec, plan, task, pad
-        self.store, self.state = store, state
+        self.store, self.state, self.precision = store, state, precision
         self.items = spec.items
 
     @functools.cached_property
@@ -131,11 +133,10 @@ class Context:
         params = np.asarray(rows, dtype=np.float32) if self.task.params else None
         return Batch(np.stack(windows), params)
 
-    @staticmethod
-    def compute(surrogate: Any, batch: Batch) -> np.ndarray:
+    def compute(self, surrogate: Any, batch: Batch) -> np.ndarray:
         """Apply the surrogate; returns (B, C_out, *output) float32 on the host."""
         p = None if batch.params is None else torch.from_numpy(batch.params)
-        y = surrogate.apply(torch.from_numpy(batch.x), p)
+        y = surrogate.apply(torch.from_numpy(batch.x), p, self.precision)
         return y.detach().to("cpu", torch.float32).numpy()
 
     # -- writing ---------------------------------------------------------------------------
