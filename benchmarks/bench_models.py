@@ -28,7 +28,8 @@ import os
 import resource
 import subprocess
 import sys
-import time
+
+from timing import best_time
 
 BATCH, CHANNELS = 2, 3
 FNO = {"modes": 8, "width": 32, "layers": 4}
@@ -80,16 +81,6 @@ def _build(kind: str, config: dict, size: int):
     return model, size
 
 
-def _best_time(fn, repeats: int) -> float:
-    fn()  # warm-up (allocations, kernel selection)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def worker(kind: str, config: dict, size: int, repeats: int, threads: int) -> dict:
     """Measure one (model, size) configuration in this process; return a JSON-able row."""
     import torch
@@ -114,9 +105,9 @@ def worker(kind: str, config: dict, size: int, repeats: int, threads: int) -> di
         optimiser.step()
 
     assert forward().shape == target.shape
-    fwd = _best_time(forward, repeats)
+    fwd = best_time(forward, repeats)
     fwd_peak = _peak_mb()
-    train = _best_time(train_step, repeats)
+    train = best_time(train_step, repeats)
     train_peak = _peak_mb()
     return {
         "input": n_in,

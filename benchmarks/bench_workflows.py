@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from timing import best_time
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "runs" / "bench"
 PM_STEPS = (2, 3, 4, 5)  # FastPM time steps of the cheaper solver runs (the truth has 10)
@@ -70,13 +72,7 @@ def compute_costs(large: str, sets: list[str], tile: int, repeats: int = 3) -> d
         return ic.zeldovich(delta_k, shape, box), ic.second_order(delta_k, shape, box)
 
     def best(fn) -> float:
-        fn()  # warm-up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
+        return best_time(fn, repeats)
 
     ics = best(initial_conditions)
     noise = ic.white_noise(config.n, seed)

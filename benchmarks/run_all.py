@@ -8,11 +8,14 @@ validation figures and notes, is kept).
 
 Usage::
 
-    python benchmarks/run_all.py [--quick [NAME ...]] [--only NAME ...] [--out docs/results.md]
+    python benchmarks/run_all.py [--quick [NAME ...]] [--only NAME ...] [--args ARGS]
+        [--out docs/results.md]
 
 ``--quick`` alone runs every benchmark at small sizes; with names, only those. ``--only``
-reruns the named benchmarks and keeps the other generated sections as they were (the header
-says which sections were regenerated when, and at which commit).
+reruns the named benchmarks and keeps the other generated sections as they were (each
+rerun section says when, and at which commit). ``--args`` passes options to the benchmarks
+run (e.g. ``--only bench_workflows --args="--only turbulence"``); a rerun that prints only
+some of a section's ``###`` subsections replaces those and keeps the others.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         help="small sizes (minutes, not hours): all benchmarks, or only the ones named",
     )
     parser.add_argument("--only", nargs="*", help="benchmark script names to run")
+    parser.add_argument("--args", default="", help="options passed to each benchmark run")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results.md"))
     args = parser.parse_args(argv)
     sections = []
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         quick = args.quick is not None and (not args.quick or named(script, args.quick))
         command = [sys.executable, f"benchmarks/{script}"] + (["--quick"] if quick else [])
+        command += shlex.split(args.args)
         print(f"== {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
         proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -129,10 +135,32 @@ def _merge(generated: str, fresh: list[str], stamp: str) -> list[str]:
     for section in old:
         title = section.split("\n", 1)[0]
         if title in titles:
-            body = titles.pop(title).split("\n", 1)[1]
+            old_body, new_body = section.split("\n", 1)[1], titles.pop(title).split("\n", 1)[1]
+            body = _merge_subsections(old_body, new_body)
             section = f"{title}\n\nRegenerated on {stamp} (`--only`).\n{body}"
         merged.append(section.rstrip("\n") + "\n")
     return merged + list(titles.values())
+
+
+def _merge_subsections(old: str, fresh: str) -> str:
+    """``fresh`` (a section's body), plus the ``###`` subsections of ``old`` it lacks, in
+    ``old``'s order; a kept subsection says it is from the earlier run."""
+
+    def split(body: str) -> tuple[str, dict[str, str]]:
+        head, *parts = body.split("\n### ")
+        return head, {p.split("\n", 1)[0]: "### " + p.rstrip("\n") for p in parts}
+
+    (_, before), (head, now) = split(old), split(fresh)
+    if not before or set(before) <= set(now):
+        return fresh
+    merged = []
+    for title, part in before.items():
+        if title in now:
+            merged.append(now.pop(title))
+        else:
+            name, rest = part.split("\n", 1)
+            merged.append(f"{name}\n\n(Kept from the earlier run: not part of this rerun.)\n{rest}")
+    return "\n\n".join([head.rstrip("\n"), *merged, *now.values()]) + "\n"
 
 
 if __name__ == "__main__":

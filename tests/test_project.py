@@ -148,3 +148,27 @@ def test_run_all_only_replaces_the_rerun_sections():
     assert "old a\n### inner heading" in merged[0]
     assert "Regenerated on today, commit abc" in merged[1] and "new b" in merged[1]
     assert "old b" not in "".join(merged)
+
+
+def test_run_all_partial_rerun_replaces_only_its_subsections():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
+    spec = importlib.util.spec_from_file_location("run_all_under_test", path)
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    generated = (
+        "\n\n# Benchmarks (generated)\n\nGenerated on then.\n\n"
+        "## W\n\nCommand: `w` (9 s)\n\n### One\n\nold one\n\n### Two\n\nold two\n"
+    )
+    fresh = ["## W\n\nCommand: `w --only two` (3 s)\n\n### Two\n\nnew two\n"]
+    (merged,) = run_all._merge(generated, fresh, "today, commit abc")
+    assert "Command: `w --only two` (3 s)" in merged and "Command: `w` (9 s)" not in merged
+    assert merged.index("### One") < merged.index("### Two")  # the old order
+    assert "old one" in merged and "new two" in merged and "old two" not in merged
+    one = merged.split("### One", 1)[1].split("### Two", 1)[0]
+    assert "Kept from the earlier run" in one
+    # A full rerun (every subsection printed) replaces the section as before.
+    full = ["## W\n\nCommand: `w` (9 s)\n\n### One\n\nnew one\n\n### Two\n\nnew two\n"]
+    (merged,) = run_all._merge(generated, full, "today, commit abc")
+    assert "old" not in merged and "Kept" not in merged

@@ -73,8 +73,16 @@ def check_results(results: dict, out: Path, models: list[str]) -> None:
         # the training loop stops at the budget (plus at most a step and a validation)
         assert 0 < rec["loop_seconds"] <= 1.5 * budget + 5, (name, rec["loop_seconds"])
         assert (out / "models" / name / "surrogate.pt").is_file()
+    # The solver at lower cost: the coarse grid and half of it, from the filtered truth.
+    n = results["settings"]["coarse_large"]
+    solvers = results["solvers"]
+    assert list(solvers) == [f"DNS {n}^3", f"DNS {n // 2}^3"]
+    for name, rec in solvers.items():
+        assert all(math.isfinite(e) for e in rec["relative_l2"]), name
+        assert rec["solver_seconds"] > 0 and rec["speedup"] > 0, name
     table = (out / "results.md").read_text()
-    assert all(f"| {name} |" in table for name in [*models, "persistence"])
+    assert all(f"| {name} |" in table for name in [*models, "persistence", *solvers])
+    assert "Speedup at matched accuracy" in table
     assert all((out / name).is_file() for name in results["figures"])
     assert len(results["figures"]) == 3
 
