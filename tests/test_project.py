@@ -168,6 +168,10 @@ def test_run_all_partial_rerun_replaces_only_its_subsections():
     assert "old one" in merged and "new two" in merged and "old two" not in merged
     one = merged.split("### One", 1)[1].split("### Two", 1)[0]
     assert "Kept from the earlier run" in one
+    # A section rerun before names that run in what it keeps.
+    again = generated.replace("Command: `w` (9 s)", "Regenerated on day 1, commit x1 (`--only`).")
+    (merged,) = run_all._merge(again, fresh, "today, commit abc")
+    assert "(Kept from the run of day 1, commit x1: not part of this rerun.)" in merged
     # A full rerun (every subsection printed) replaces the section as before.
     full = ["## W\n\nCommand: `w` (9 s)\n\n### One\n\nnew one\n\n### Two\n\nnew two\n"]
     (merged,) = run_all._merge(generated, full, "today, commit abc")
