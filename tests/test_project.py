@@ -130,13 +130,19 @@ def test_public_api_names():
     assert issubclass(surrogates.ModelError, Exception)
 
 
-def test_run_all_only_replaces_the_rerun_sections():
+@pytest.fixture
+def run_all():
+    """``benchmarks/run_all.py`` as a module (it is a script, not part of the package)."""
     import importlib.util
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
     spec = importlib.util.spec_from_file_location("run_all_under_test", path)
-    run_all = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_all)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_all_only_replaces_the_rerun_sections(run_all):
     generated = (
         "\n\n# Benchmarks (generated)\n\nGenerated on then.\n\n"
         "## A\n\nCommand: `a` (1 s)\n\nold a\n### inner heading\n\n"
@@ -150,13 +156,7 @@ def test_run_all_only_replaces_the_rerun_sections():
     assert "old b" not in "".join(merged)
 
 
-def test_run_all_partial_rerun_replaces_only_its_subsections():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
-    spec = importlib.util.spec_from_file_location("run_all_under_test", path)
-    run_all = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_all)
+def test_run_all_partial_rerun_replaces_only_its_subsections(run_all):
     generated = (
         "\n\n# Benchmarks (generated)\n\nGenerated on then.\n\n"
         "## W\n\nCommand: `w` (9 s)\n\n### One\n\nold one\n\n### Two\n\nold two\n"
