@@ -33,6 +33,8 @@ from pathlib import Path
 
 from timing import best_time
 
+from surrogates.diagnostics import cheapest_matching
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "runs" / "bench"
 PM_STEPS = (2, 3, 4, 5)  # FastPM time steps of the cheaper solver runs (the truth has 10)
@@ -60,31 +62,24 @@ def compute_costs(large: str, sets: list[str], tile: int, repeats: int = 3) -> d
 
     from surrogates.rollout import rollout
     from surrogates.solvers.pm import ic
-    from surrogates.solvers.pm.solver import linear_power, run
+    from surrogates.solvers.pm.solver import lpt_fields, run
     from surrogates.solvers.recipe import load_recipe, sample_configs
     from surrogates.training import load
 
     config, seed = sample_configs(load_recipe(ROOT / "datasets/cosmo-pm-large", sets))[0]
-    shape, box = (config.n,) * 3, config.box_size
-
-    def initial_conditions():
-        delta_k = ic.linear_field_k(ic.white_noise(config.n, seed), box, linear_power(config))
-        return ic.zeldovich(delta_k, shape, box), ic.second_order(delta_k, shape, box)
-
-    def best(fn) -> float:
-        return best_time(fn, repeats)
-
-    ics = best(initial_conditions)
+    ics = best_time(lambda: lpt_fields(config, ic.white_noise(config.n, seed)), repeats)
     noise = ic.white_noise(config.n, seed)
     seconds = {}
     for k in (*PM_STEPS, 10):
         steps = dataclasses.replace(config, steps=k)
-        seconds["PM (truth)" if k == 10 else f"PM-{k}-steps"] = best(lambda c=steps: run(c, noise))
+        name = "PM (truth)" if k == 10 else f"PM-{k}-steps"
+        seconds[name] = best_time(lambda c=steps: run(c, noise), repeats)
     surrogate = load(ROOT / "models/cosmology/surrogate.pt")
     state = xr.open_dataset(large)[[*surrogate.task.inputs, *surrogate.task.params]].load()
     for name, precision in (("surrogate", "32-true"), ("surrogate-bf16", "bf16-mixed")):
-        seconds[name] = ics + best(
-            lambda p=precision: rollout(surrogate, state, tile=tile, progress=False, precision=p)
+        seconds[name] = ics + best_time(
+            lambda p=precision: rollout(surrogate, state, tile=tile, progress=False, precision=p),
+            repeats,
         )
     return seconds
 
@@ -101,17 +96,18 @@ SCORES = {
 def matched_accuracy(scores: dict[str, dict], costs: dict[str, float]) -> list[str]:
     """Markdown: each surrogate against the cheapest PM run at least as accurate, per score."""
     runs = sorted((k for k in costs if k.startswith("PM-")), key=costs.get)
+    run_costs = {r: costs[r] for r in runs}
     head = " | ".join(h for h, _ in SCORES.values())
     lines = [f"| model | warm compute s | {head} |", "|---|---|" + "---|" * len(SCORES)]
     for model in (m for m in costs if m.startswith("surrogate")):
         cells = []
         for key, (_, error) in SCORES.items():
             mine = scores[model][key]
-            good = [r for r in runs if error(scores[r][key]) <= error(mine)]
-            if not good:
+            errors = {r: error(scores[r][key]) for r in runs}
+            match = cheapest_matching(run_costs, errors, error(mine))
+            if match is None:
                 cells.append(f"{mine:.4g}: no PM run as accurate")
                 continue
-            match = good[0]
             ratio = costs[match] / costs[model]
             cells.append(f"{mine:.4g}: {match} ({costs[match]:.1f} s), **{ratio:.1f}x**")
         lines.append(f"| {model} | {costs[model]:.2f} | " + " | ".join(cells) + " |")

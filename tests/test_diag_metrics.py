@@ -135,3 +135,16 @@ def test_matched_frame_is_where_the_error_stays_below_the_target():
     assert seconds[matched_frame([float("nan")] * 4 + [0.0], 0.1)] == 5.0
     with pytest.raises(DataError, match="non-empty error series"):
         matched_frame([], 0.1)
+
+
+def test_cheapest_matching_is_the_cheapest_run_as_accurate():
+    from surrogates.diagnostics import cheapest_matching
+
+    costs = {"PM-2": 3.0, "PM-5": 6.0, "PM-4": 5.0, "PM-3": 4.0}
+    errors = {"PM-2": 0.08, "PM-5": 0.007, "PM-4": 0.0097, "PM-3": 0.026}
+    assert cheapest_matching(costs, errors, 0.0094) == "PM-5"  # PM-4 misses by 3e-4
+    assert cheapest_matching(costs, errors, 0.0097) == "PM-4"  # a tie counts
+    assert cheapest_matching(costs, errors, 1.0) == "PM-2"
+    assert cheapest_matching(costs, errors | {"PM-5": float("nan")}, 0.0094) is None
+    with pytest.raises(DataError, match="name different runs"):
+        cheapest_matching(costs, {"PM-2": 0.1}, 0.1)

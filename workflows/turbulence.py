@@ -68,6 +68,7 @@ from common import (
 
 import surrogates
 from surrogates import plot
+from surrogates.diagnostics import cheapest_matching
 from surrogates.errors import DataError, ModelError
 from surrogates.ops.fft import fourier_resample
 from surrogates.solvers.navier_stokes import simulate_from
@@ -421,18 +422,19 @@ def mean_eps_error(record: dict[str, Any]) -> float:
 def matched_accuracy(results: dict[str, Any]) -> list[str]:
     """Markdown lines: each model against the cheapest solver run at least as accurate in
     the mean epsilon error (the aggregate quantity), and that run's cost over the model's."""
-    solvers = sorted(results["solvers"].items(), key=lambda item: item[1]["solver_seconds"])
+    solvers = results["solvers"]
+    costs = {name: rec["solver_seconds"] for name, rec in solvers.items()}
+    errors = {name: mean_eps_error(rec) for name, rec in solvers.items()}
     lines = [
         "Speedup at matched accuracy (mean abs epsilon error; DNS m^3: the solver on the"
         " coarse grid or half of it, from the filtered first frame, same forcing):"
     ]
     for name, rec in results["models"].items():
         mine = mean_eps_error(rec)
-        good = [(s, r) for s, r in solvers if mean_eps_error(r) <= mine]
-        if good:
-            s, r = good[0]
-            ratio = r["solver_seconds"] / rec["rollout_seconds"]
-            verdict = (f"{s} ({mean_eps_error(r):.3g}, {r['solver_seconds']:.2f} s) is as"
+        match = cheapest_matching(costs, errors, mine)
+        if match is not None:
+            ratio = costs[match] / rec["rollout_seconds"]
+            verdict = (f"{match} ({errors[match]:.3g}, {costs[match]:.2f} s) is as"
                        f" accurate: {ratio:.2g}x")  # fmt: skip
         else:
             verdict = "no coarse solver run is as accurate"

@@ -21,11 +21,12 @@ Return convention
   :func:`enstrophy`, :func:`strouhal` (float) and the metrics :func:`rmse` ... :func:`vrmse`.
 - :func:`fof_halos` returns a :class:`HaloCatalog` (``.to_dataset()`` for xarray).
 - :func:`matched_frame` (a solver's error series against a surrogate's error) returns the
-  index of the frame from which on the solver is as accurate, or None.
+  index of the frame from which on the solver is as accurate, or None;
+  :func:`cheapest_matching` the cheapest of several solver runs as accurate, or None.
 """
 
 from surrogates.diagnostics.bispectrum import bispectrum
-from surrogates.diagnostics.convergence import matched_frame
+from surrogates.diagnostics.convergence import cheapest_matching, matched_frame
 from surrogates.diagnostics.correlation import correlation_function
 from surrogates.diagnostics.forces import force_coefficients, strouhal
 from surrogates.diagnostics.halos import HaloCatalog, fof_halos, mass_function
@@ -73,6 +74,7 @@ __all__ = [
     "gradient_statistics",
     "mass_function",
     "matched_frame",
+    "cheapest_matching",
     "nrmse",
     "power_spectrum",
     "relative_l2",

@@ -31,7 +31,7 @@ from surrogates.solvers.pm.linear import LinearPower, eisenstein_hu_power, read_
 from surrogates.solvers.pm.nbody import ForceMesh, leapfrog, time_stages
 from surrogates.solvers.registry import SolverSpec, register
 
-__all__ = ["Config", "run", "simulate", "write", "linear_power", "RHO_CRIT"]
+__all__ = ["Config", "run", "simulate", "write", "linear_power", "lpt_fields", "RHO_CRIT"]
 
 RHO_CRIT = 27.7536627  # critical density today, 1e10 (Msun/h) / (Mpc/h)^3
 _MAX_MESH = 2048  # force-mesh side beyond which one box needs > 100 GB
@@ -110,6 +110,26 @@ def linear_power(config: Config) -> LinearPower:
     return eisenstein_hu_power(config.Omega_m, config.Omega_b, config.h, config.n_s, config.sigma8)
 
 
+def lpt_fields(config: Config, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first- and second-order Lagrangian displacement fields of one realisation.
+
+    Parameters
+    ----------
+    config : Config
+    noise : ndarray, shape (n, n, n)
+        Unit white noise (:func:`.ic.white_noise`).
+
+    Returns
+    -------
+    psi1, psi2 : ndarray, shape (3, n, n, n), float64
+        ``Ψ1`` (Zel'dovich) and ``Ψ2`` at ``D = D2 = 1`` on the particle lattice (Mpc/h);
+        the 2LPT displacement at ``a`` is ``D(a) Ψ1 + D2(a) Ψ2``.
+    """
+    shape, box = (config.n,) * 3, config.box_size
+    delta_k = ic.linear_field_k(noise, box, linear_power(config))
+    return ic.zeldovich(delta_k, shape, box), ic.second_order(delta_k, shape, box)
+
+
 def run(
     config: Config, noise: np.ndarray, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, np.ndarray]:
@@ -133,10 +153,7 @@ def run(
     if noise.shape != (n, n, n):
         raise ModelError(f"pm run: noise has shape {noise.shape}, expected {(n, n, n)}")
     shape = (n, n, n)
-    delta_k = ic.linear_field_k(noise, box, linear_power(config))
-    psi1 = ic.zeldovich(delta_k, shape, box).reshape(3, -1).T  # (N, 3) in ID order
-    psi2 = ic.second_order(delta_k, shape, box).reshape(3, -1).T
-    del delta_k
+    psi1, psi2 = (psi.reshape(3, -1).T for psi in lpt_fields(config, noise))  # (N, 3), ID order
     bg = Background(config.Omega_m)
     a0, af = config.a_start, config.a_final
     q = mesh.lattice(n, box)
