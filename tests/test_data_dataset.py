@@ -109,6 +109,32 @@ def test_lead_item_contract_with_unroll():
         np.testing.assert_array_equal(item["input"][0], ref)
 
 
+def test_loss_weight_items_follow_the_crop_and_the_symmetry():
+    ds = make_dataset()
+    ds["w"] = np.abs(ds["phi"])  # a time-dependent weight, equal to |phi| cell by cell
+    ds["w_static"] = ds["mask"] * 2.0
+    inputs = ["phi", "u_x", "u_y", "u_z", "mask"]
+    mapped = CubeDataset(ds, Task(inputs, ["rho"]), crop=4, pad=1, symmetries=True, weight="w")
+    for key in range(8):
+        item = mapped[key]
+        assert item["weight"].shape == (1, 6, 6, 6)
+        np.testing.assert_array_equal(item["weight"][0], item["input"][0].abs())
+    lead = Task(inputs, ["phi", "u_x", "u_y", "u_z"], lead=1)
+    timed = CubeDataset(ds, lead, crop=4, pad=1, unroll=2, symmetries=True, weight="w")
+    static = CubeDataset(ds, lead, crop=4, pad=1, unroll=2, symmetries=True, weight="w_static")
+    for key in range(8):
+        item = timed[key]
+        assert item["weight"].shape == (2, 1, 6, 6, 6)
+        np.testing.assert_array_equal(item["weight"][:, 0], item["target"][:, 0].abs())
+        item = static[key]
+        assert item["weight"].shape == (2, 1, 6, 6, 6)
+        for k in range(2):
+            np.testing.assert_array_equal(item["weight"][k, 0], 2 * item["input"][4])
+    assert "weight" not in CubeDataset(ds, Task(inputs, ["rho"]), crop=4)[0]
+    with pytest.raises(DataError, match="'re' has dims"):
+        CubeDataset(ds, Task(inputs, ["rho"]), crop=4, weight="re")
+
+
 def test_symmetric_items_keep_u_the_gradient_of_phi_whole_box():
     # Physics: u = grad(phi) holds in every item whatever symmetry was drawn: inside the
     # halo-padded window the central difference of the input phi equals the target u

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from test_training_fixtures import (  # noqa: F401
     lead_dataset,
     map_dataset,
@@ -13,7 +14,7 @@ from test_training_fixtures import (  # noqa: F401
 )
 
 from surrogates.data import PadSpec, Split, Task
-from surrogates.errors import ModelError
+from surrogates.errors import DataError, ModelError
 from surrogates.models import available, build
 from surrogates.nn import crop_to
 from surrogates.training import Surrogate, fit
@@ -234,6 +235,56 @@ def test_gauge_channels_ignore_a_constant_offset_per_sample():
         Loss("mse", gauge=(1, 1))
     with pytest.raises(ModelError, match="not targets"):
         fit(map_dataset(1), Task(["a"], ["b"]), "vnet", gauge=["a"], model_config=TINY["vnet"])
+
+
+def test_cell_weights_of_the_loss():
+    # Reference: the weighted means written out by hand on a 2-sample batch.
+    target = torch.randn(2, 2, 4, 4)
+    ones = torch.ones(2, 1, 4, 4)
+    pred = target + torch.randn(2, 2, 4, 4)
+    for kind in ("mse", "rel_l2"):  # equal weights: the unweighted loss
+        for gauge in ((), (0,)):
+            weighted = Loss(kind, gauge=gauge)(pred, target, 3 * ones)[0]
+            assert float(weighted) == pytest.approx(float(Loss(kind, gauge=gauge)(pred, target)[0]))
+    # an error of 2 in one cell of each channel of sample 0, weight 5 there, 1 elsewhere:
+    # sum w e^2 / sum w over (batch, channel, cells) = (2 channels * 5 * 4) / (2 * (5 + 31))
+    weight = ones.clone()
+    weight[0, 0, 1, 2] = 5.0
+    moved = target.clone()
+    moved[0, :, 1, 2] += 2.0
+    assert float(Loss("mse")(moved, target, weight)[0]) == pytest.approx(40 / 72, rel=1e-6)
+    # zero weight takes cells out: errors there, and a gauge offset, cost nothing
+    weight[0, 0, 1, 2] = 0.0
+    moved[:, 1] += torch.tensor([1.0, -2.0]).view(2, 1, 1)
+    for kind in ("mse", "rel_l2"):
+        assert float(Loss(kind, gauge=(1,))(moved, target, weight)[0]) == pytest.approx(0, abs=1e-6)
+    assert float(relative_l2(moved, target, weight)) > 0.1  # the offset, without the gauge
+    with pytest.raises(ModelError, match="loss weight: shape"):
+        Loss("mse")(pred, target, torch.ones(2, 2, 4, 4))
+
+
+def test_fit_with_a_loss_weight_variable_learns_where_the_weight_is(tmp_path):
+    # Targets are corrupted (b + 5) in half the domain and given weight 0 there: a vnet fit
+    # with loss_weight follows the clean half; the corrupted half does not pull it away.
+    ds = map_dataset(1)
+    half = ds["x"] > 0.5
+    ds["b"] = ds["b"].where(~half, ds["b"] + 5.0)
+    ds["w"] = xr.where(half, 0.0, 1.0).broadcast_like(ds["a"]).astype(np.float32)
+    options = dict(crop=8, max_steps=60, lr=5e-3, val_fraction=0.0, batch_size=4,
+                   symmetries=False, model_config=TINY["vnet"], progress=False)  # fmt: skip
+    weighted = fit(ds, Task(["a"], ["b"]), "vnet", loss_weight="w", **options)
+    plain = fit(ds, Task(["a"], ["b"]), "vnet", **options)
+    clean = ~half.values
+    truth = ds["b"].values[0][clean]
+    errors = [
+        float(np.abs(m.predict(ds)["b"].values[0][clean] - truth).mean()) for m in (weighted, plain)
+    ]
+    assert errors[0] < 0.5 * errors[1], errors
+    with pytest.raises(DataError, match=r"\['nope'\] not found"):
+        fit(ds, Task(["a"], ["b"]), "vnet", loss_weight="nope", **options)
+    ds["w"] = -ds["w"]
+    with pytest.raises(DataError, match="loss weight 'w' has negative values"):
+        fit(ds, Task(["a"], ["b"]), "vnet", loss_weight="w", **options)
 
 
 def test_fit_rejects_unknown_options_before_doing_any_work():

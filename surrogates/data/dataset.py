@@ -17,6 +17,9 @@ length) is a dict of float32 tensors, ``W = crop + 2 * pad`` per spatial axis:
     map task: shape ``(P,)``; lead task: ``(unroll, P)``, ``task.params`` at the input
     time of each step (``t + k * lead`` for ``k = 0 .. unroll - 1``); parameters may be
     0-d, per sample, or per (sample, time). ``P`` may be 0.
+``"weight"`` (only with ``weight=``)
+    map task: shape ``(1, *W)``; lead task: ``(unroll, 1, *W)``, at the target times (a
+    static weight repeated): cell weights of the loss, never normalised.
 
 Targets are raw states, never residuals (training forms ``target - input`` itself).
 The window starts at ``start - pad`` where the core ``start`` is uniform over the axis
@@ -89,6 +92,9 @@ class CubeDataset(torch.utils.data.Dataset):
         Epoch length; default samples x input times x max(1, domain cells / crop cells).
     seed : int
         Seed of the crop draws.
+    weight : str, optional
+        Variable of cell weights of the loss (a field, >= 0, static or not; see
+        :mod:`surrogates.training.losses`): read, padded and transformed like the targets.
     """
 
     def __init__(
@@ -105,13 +111,15 @@ class CubeDataset(torch.utils.data.Dataset):
         pad_mode: str | PadSpec = "reflect",
         length: int | None = None,
         seed: int = 0,
+        weight: str | None = None,
     ) -> None:
         self.source = _source(ds)
         self.task, self.normalizer, self.seed = task, normalizer, int(seed)
+        self.weight = weight
         self.axes = spatial_axes(ds)
         if normalizer is not None and normalizer.ndim != len(self.axes):
             raise ModelError(f"CubeDataset: {normalizer.ndim}D normalizer for {self.axes} data")
-        _check_variables(ds, task, self.axes, self.source)
+        _check_variables(ds, task, self.axes, self.source, weight)
         self.pad_spec = (
             pad_mode if isinstance(pad_mode, PadSpec) else PadSpec.from_dataset(ds, mode=pad_mode)
         )
@@ -196,6 +204,9 @@ class CubeDataset(torch.utils.data.Dataset):
                 **dict.fromkeys(self.state_reads, steps),
                 **dict.fromkeys(self.static_reads, spec.time),
             }
+        if self.weight is not None and self.weight not in times:
+            timed = lead is not None and "time" in self.ds[self.weight].dims
+            times[self.weight] = steps if timed else spec.time
         start = tuple(s - p for s, p in zip(spec.start, self.pad, strict=True))
         return read_windows(
             self.ds, list(times), start, self.window, self.pad_spec, sample=spec.sample, time=times
@@ -214,7 +225,24 @@ class CubeDataset(torch.utils.data.Dataset):
             y = np.stack([fields[n][1:] for n in task.targets], axis=1)
             steps = [spec.time + k * task.lead for k in range(self.unroll)]
             p = self._param_values(spec, steps)
-        return {"input": x, "target": y, "params": p}
+        item = {"input": x, "target": y, "params": p}
+        if self.weight is not None:
+            item["weight"] = self._weight(fields[self.weight], spec)
+        return item
+
+    def _weight(self, w: np.ndarray, spec: CropSpec) -> np.ndarray:
+        """Loss weights (1, *W), or (unroll, 1, *W) at a lead task's target times."""
+        if (w < 0).any():
+            raise DataError(
+                f"{self.source}: loss weight {self.weight!r} has negative values (min"
+                f" {float(w.min()):.3g}) in sample {spec.sample}, time {spec.time}; expected"
+                " weights >= 0"
+            )
+        if self.task.lead is None:
+            return w[None]
+        if w.ndim == len(self.axes):  # static: the same weight at every step
+            return np.broadcast_to(w, (self.unroll, 1, *w.shape))
+        return w[1:, None]
 
     def _param_values(self, spec: CropSpec, times: list[int | None]) -> np.ndarray:
         """Parameter values, shape (len(times), P)."""
@@ -228,6 +256,7 @@ class CubeDataset(torch.utils.data.Dataset):
             "input": norm.normalize(item["input"], task.inputs),
             "target": norm.normalize(item["target"], task.targets),
             "params": item["params"],
+            **({"weight": item["weight"]} if "weight" in item else {}),
         }
         if task.params:
             out["params"] = norm.normalize(item["params"], task.params, channel_axis=-1)
@@ -284,13 +313,16 @@ def _per_axis(value, axes: tuple[str, ...], what: str, minimum: int) -> tuple[in
     return tuple(int(v) for v in values)
 
 
-def _check_variables(ds: xr.Dataset, task: Task, axes: tuple[str, ...], source: str) -> None:
+def _check_variables(
+    ds: xr.Dataset, task: Task, axes: tuple[str, ...], source: str, weight: str | None = None
+) -> None:
     """Every task variable exists, fields span the spatial dims, params do not."""
     available = sorted(map(str, ds.data_vars))
-    missing = [v for v in (*task.inputs, *task.targets, *task.params) if v not in ds.data_vars]
+    fields = (*task.inputs, *task.targets, *(() if weight is None else (weight,)))
+    missing = [v for v in (*fields, *task.params) if v not in ds.data_vars]
     if missing:
         raise DataError(f"{source}: task variable(s) {missing} not found; available: {available}")
-    for name in dict.fromkeys((*task.inputs, *task.targets)):
+    for name in dict.fromkeys(fields):
         dims = ds[name].dims
         if set(dims) - {"sample", "time", *axes} or not set(axes) <= set(dims):
             raise DataError(

@@ -60,6 +60,8 @@ class CubeDataModule(lightning.LightningDataModule):
         Padding of wall/open axes (:meth:`PadSpec.from_dataset`).
     length : int, optional
         Training items per epoch (default: see :class:`CubeDataset`).
+    weight : str, optional
+        Variable of cell weights of the loss (:class:`CubeDataset`).
     **loader_options
         Passed to both ``torch.utils.data.DataLoader`` (``pin_memory``, ...).
     """
@@ -79,10 +81,11 @@ class CubeDataModule(lightning.LightningDataModule):
         normalizer: Normalizer | bool = True,
         pad_mode: str | PadSpec = "reflect",
         length: int | None = None,
+        weight: str | None = None,
         **loader_options,
     ) -> None:
         super().__init__()
-        self.ds, self.task = _open(data), task
+        self.ds, self.task, self.weight = _open(data), task, weight
         self.crop, self.pad, self.unroll, self.length = crop, pad, unroll, length
         self.batch_size, self.num_workers, self.seed = int(batch_size), int(num_workers), seed
         self.symmetries, self.loader_options = symmetries, loader_options
@@ -122,6 +125,7 @@ class CubeDataModule(lightning.LightningDataModule):
             pad_mode=self.pad_spec,
             length=self.length if train else None,
             seed=self.seed if train else self.seed + 1,
+            weight=self.weight,
         )
 
     def setup(self, stage: str | None = None) -> None:

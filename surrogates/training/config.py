@@ -124,6 +124,10 @@ class FitConfig:
     gauge : sequence of str
         Targets defined up to an additive constant (pressure in incompressible flow): the
         loss compares them with their crop mean removed (:mod:`surrogates.training.losses`).
+    loss_weight : str or None
+        A data variable of cell weights (>= 0) of the loss, cropped with the targets: 0 takes
+        cells out (inside solids), more than 1 stresses them (the fluid next to a wall,
+        whose fields set the wall forces). None: every cell weighs the same.
     unroll : int
         Lead tasks: steps per item; ``unroll_detach`` (bool) stops gradients between them.
     seed : int
@@ -174,6 +178,7 @@ class FitConfig:
     loss: str = "mse"
     spectral_weight: float = 0.0
     gauge: tuple[str, ...] = ()
+    loss_weight: str | None = None
     unroll: int = 1
     unroll_detach: bool = False
     seed: int = 0
@@ -223,6 +228,8 @@ class FitConfig:
                 object.__setattr__(self, name, tuple(v))
                 _check(all(isinstance(x, str) and x for x in v), name, v, "a list of names")
         _check(isinstance(self.gauge, tuple), "gauge", self.gauge, "a list of target names")
+        _check(self.loss_weight is None or (isinstance(self.loss_weight, str) and self.loss_weight),
+               "loss_weight", self.loss_weight, "a variable name or None")  # fmt: skip
         for name in ("normalize", "unroll_detach", "progress", "resume"):
             _check(isinstance(getattr(self, name), bool), name, getattr(self, name), "true/false")
         _check(isinstance(self.symmetries, bool | tuple), "symmetries", self.symmetries,

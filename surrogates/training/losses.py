@@ -14,6 +14,14 @@
 The total is ``base + spectral_weight * spectral``; :meth:`Loss.__call__` also returns
 the components for logging.
 
+Cell weights (``weight``, shape ``(batch, 1, *spatial)``, >= 0; the ``loss_weight`` option
+of :func:`surrogates.fit`): the base loss becomes a weighted mean over cells,
+``sum w e^2 / sum w`` (``mse``, pooled over the batch) or ``||sqrt(w) e|| / ||sqrt(w) y||``
+(``rel_l2``, per sample and channel), and gauge means are weighted means. Zero weight takes
+cells out of the loss (the inside of a solid body, land in an ocean model); large weight
+near walls makes the fields that set wall forces count. With all weights equal the loss is
+the unweighted one. The spectral term stays unweighted (a Fourier mode has no cell).
+
 Gauge channels (``Loss.gauge``): fields defined up to an additive constant, such as the
 pressure of incompressible flow, whose level at a point is set by everything downstream to
 the outlet and cannot be inferred from a crop. Both prediction and target have their mean
@@ -35,15 +43,26 @@ __all__ = ["LOSSES", "Loss", "mse", "relative_l2", "remove_mean", "spectral_erro
 _EPS = 1e-12
 
 
-def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over every element."""
-    return torch.mean((pred - target) ** 2)
+def mse(
+    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean squared error over every element; with ``weight`` (B, 1, *S), weighted over cells."""
+    if weight is None:
+        return torch.mean((pred - target) ** 2)
+    w = weight.expand_as(pred)
+    return torch.sum(w * (pred - target) ** 2) / torch.sum(w).clamp_min(_EPS)
 
 
-def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over (batch, channel) of ``||pred - target||_2 / ||target||_2`` over cells."""
-    err = (pred - target).flatten(2).norm(dim=-1)
-    ref = target.flatten(2).norm(dim=-1)
+def relative_l2(
+    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean over (batch, channel) of ``||pred - target||_2 / ||target||_2`` over cells.
+
+    With ``weight`` (B, 1, *S), both norms weigh each cell's square by ``weight``.
+    """
+    root = 1.0 if weight is None else weight.sqrt()
+    err = (root * (pred - target)).flatten(2).norm(dim=-1)
+    ref = (root * target).flatten(2).norm(dim=-1)
     return torch.mean(err / (ref + _EPS))
 
 
@@ -65,7 +84,9 @@ def spectral_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.mean(w * err.abs() ** 2)
 
 
-def remove_mean(x: torch.Tensor, channels: tuple[int, ...]) -> torch.Tensor:
+def remove_mean(
+    x: torch.Tensor, channels: tuple[int, ...], weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """``x`` with the spatial mean of each listed channel removed, per sample.
 
     Parameters
@@ -73,6 +94,8 @@ def remove_mean(x: torch.Tensor, channels: tuple[int, ...]) -> torch.Tensor:
     x : torch.Tensor, shape (batch, channel, *spatial)
     channels : tuple of int
         Channel indices (each must be below ``channel``).
+    weight : torch.Tensor, shape (batch, 1, *spatial), optional
+        Cell weights of the mean (``sum w x / sum w``).
 
     Returns
     -------
@@ -84,7 +107,12 @@ def remove_mean(x: torch.Tensor, channels: tuple[int, ...]) -> torch.Tensor:
     index = list(channels)
     dims = tuple(range(2, x.ndim))
     out = x.clone()
-    out[:, index] = x[:, index] - x[:, index].mean(dim=dims, keepdim=True)
+    if weight is None:
+        mean = x[:, index].mean(dim=dims, keepdim=True)
+    else:
+        total = weight.sum(dim=dims, keepdim=True).clamp_min(_EPS)
+        mean = (weight * x[:, index]).sum(dim=dims, keepdim=True) / total
+    out[:, index] = x[:, index] - mean
     return out
 
 
@@ -119,13 +147,24 @@ class Loss:
             raise ModelError(f"gauge: got channels {self.gauge}, expected distinct indices >= 0")
 
     def __call__(
-        self, pred: torch.Tensor, target: torch.Tensor
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total loss and its components, for (batch, channel, *spatial) tensors."""
+        """Total loss and its components, for (batch, channel, *spatial) tensors.
+
+        ``weight``: optional cell weights, shape (batch, 1, *spatial), >= 0 (module docstring).
+        """
         pred, target = pred.float(), target.float()
+        if weight is not None:
+            weight = weight.float()
+            if weight.shape[1] != 1 or weight.shape[2:] != pred.shape[2:]:
+                raise ModelError(
+                    f"loss weight: shape {tuple(weight.shape)}, expected"
+                    f" ({pred.shape[0]}, 1, {', '.join(map(str, pred.shape[2:]))})"
+                )
         if self.gauge:
-            pred, target = remove_mean(pred, self.gauge), remove_mean(target, self.gauge)
-        base = LOSSES[self.kind](pred, target)
+            pred = remove_mean(pred, self.gauge, weight)
+            target = remove_mean(target, self.gauge, weight)
+        base = LOSSES[self.kind](pred, target, weight)
         parts = {self.kind: base.detach()}
         if self.spectral_weight == 0:
             return base, parts

@@ -9,6 +9,8 @@ centred loss region of the :class:`~surrogates.training.geometry.UnrollPlan`. Fo
 tasks the decoded (physical) prediction, centre-cropped, becomes the state of the next
 step, and static inputs (masks) are re-cropped from the original window; with
 ``detach=True`` gradients do not flow between steps (pushforward-style training).
+A batch may also hold ``weight`` (B, 1, *W) or (B, k, 1, *W): cell weights of the loss
+(the ``loss_weight`` option), cropped to each step's loss region.
 """
 
 from __future__ import annotations
@@ -116,14 +118,17 @@ class SurrogateModule(lightning.LightningModule):
     def unrolled_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         """Mean loss over the unrolled steps of a batch, and logged components."""
         window, target, params = batch["input"], batch["target"], batch["params"]
+        weight = batch.get("weight")
         if self.task.lead is None:
             target, params = target.unsqueeze(1), params.unsqueeze(1)
+            weight = None if weight is None else weight.unsqueeze(1)
         total, parts, state = 0.0, {}, window
         for j in range(self.plan.unroll):
             y = self.model(self.scaling.inputs(state), self.scaling.params(params[:, j]))
             region = self.plan.losses[j]
             encoded = self.scaling.encode(crop_to(target[:, j], region), crop_to(state, region))
-            loss, components = self.loss_fn(crop_to(y, region), encoded)
+            w = None if weight is None else crop_to(weight[:, j], region)
+            loss, components = self.loss_fn(crop_to(y, region), encoded, w)
             total = total + loss
             for k, v in components.items():
                 parts[k] = parts.get(k, 0.0) + v / self.plan.unroll

@@ -286,6 +286,7 @@ def _prepare(ds: xr.Dataset, task: Task, model: str, cfg: FitConfig):
         ds, task, crop=plan.crop, pad=plan.pad, unroll=cfg.unroll, batch_size=cfg.batch_size,
         val_fraction=cfg.val_fraction, num_workers=cfg.num_workers, seed=cfg.seed,
         symmetries=cfg.symmetries, normalizer=False, pad_mode=cfg.pad_mode, length=cfg.length,
+        weight=cfg.loss_weight,
     )  # fmt: skip
     dm.setup("fit")
     return net, plan, dm
