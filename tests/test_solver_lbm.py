@@ -268,6 +268,9 @@ def test_steady_state_averages_frames_and_adds_the_inflow_field():
     u = steady["u_x"].isel(time=0).values
     assert np.abs(steady["u_inflow"].values - u).max() < 0.01 * u.max()
     assert steady.attrs["steady_drift"] == 0.0  # no obstacle, no drag to drift
+    for name in ("wake_short", "wake_long"):  # no obstacle, no wake
+        assert steady[name].dims == ("x", "y") and float(np.abs(steady[name]).max()) == 0.0
+    assert float(steady["wall_weight"].min()) == float(steady["wall_weight"].max()) == 1.0
     # drift: the largest change of a drag series over the window, relative to its mean;
     # an all-NaN series (a sample with fewer obstacles) is skipped
     times = ds["time"].values
@@ -301,3 +304,57 @@ def test_obstacle_distance_is_signed_capped_and_wraps_periodic_axes():
     assert obstacle_distance(edge, h, (False, True), cap=cap)[2, 0] == pytest.approx(0.5 * h)
     assert obstacle_distance(edge, h, (False, False), cap=cap)[2, 0] == pytest.approx(cap)
     assert np.all(obstacle_distance(np.zeros((4, 4), bool), h, (True, True), cap=cap) == cap)
+
+
+def test_upstream_wake_carries_decays_and_spreads_the_blockage():
+    # Reference: the linear wake model of one solid cell. A distance s = d h behind it the
+    # cross-section holds h exp(-s / L) of blockage (exact: each blur conserves it), spread
+    # with variance spread^2 s per cross-stream axis (Gaussian steps add variances; 1 %
+    # for the sampled kernels), centred on the cell; nothing upstream of it.
+    from surrogates import DataError
+    from surrogates.solvers.lbm import upstream_wake
+
+    h, length, spread = 1 / 24, 0.5, 0.15
+    mask = np.zeros((40, 33, 33), bool)  # the cell in the middle: walls mirror evenly
+    mask[5, 16, 16] = True
+    wake = upstream_wake(mask, h, (True, False), length, spread)
+    assert np.all(wake[:6] == 0)
+    centres = np.arange(33) * h
+    for d in (1, 8, 34):
+        plane = wake[5 + d].astype(np.float64)
+        assert plane.sum() == pytest.approx(h * np.exp(-d * h / length), rel=1e-6)
+        for axis in (0, 1):
+            profile = plane.sum(axis=1 - axis) / plane.sum()
+            mean = (profile * centres).sum()
+            assert mean == pytest.approx(centres[16], abs=1e-6)
+            variance = (profile * (centres - mean) ** 2).sum()
+            assert variance == pytest.approx(spread**2 * d * h, rel=0.01)
+    # a body at the edge: wraps across the periodic axis, mirrored at the wall (axis 2)
+    edge = np.zeros((12, 8, 8), bool)
+    edge[1, 0, 0] = True
+    wrapped = upstream_wake(edge, h, (True, False), length, spread)
+    assert wrapped[6, -1, 0] > 0.5 * wrapped[6, 1, 0]
+    assert wrapped[6, 0, 1] > wrapped[6, 0, 2] > wrapped[6, 0, -1]
+    assert wrapped[6].sum() == pytest.approx(h * np.exp(-5 * h / length), rel=1e-6)
+    with pytest.raises(DataError, match="periodic flags"):
+        upstream_wake(edge, h, (True,), length)
+    with pytest.raises(DataError, match="length > 0"):
+        upstream_wake(edge, h, (True, True), 0.0)
+
+
+def test_wall_weight_zero_inside_factor_within_the_band():
+    # Reference: one solid cell; fluid cells within `band` face steps (Manhattan distance)
+    # get `factor`, the rest 1, the solid 0.
+    from surrogates import DataError
+    from surrogates.solvers.lbm import wall_weight
+
+    mask = np.zeros((9, 9), bool)
+    mask[4, 4] = True
+    w = wall_weight(mask, band=2, factor=7.0)
+    i, j = np.meshgrid(np.arange(9) - 4, np.arange(9) - 4, indexing="ij")
+    steps = np.abs(i) + np.abs(j)
+    expected = np.where(steps == 0, 0.0, np.where(steps <= 2, 7.0, 1.0))
+    np.testing.assert_array_equal(w, expected)
+    assert np.all(wall_weight(np.zeros((4, 4), bool)) == 1.0)
+    with pytest.raises(DataError, match="wall_weight"):
+        wall_weight(mask, band=-1)

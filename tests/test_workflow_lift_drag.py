@@ -43,6 +43,24 @@ def test_one_row_per_obstacle_with_finite_coefficients(quick: tuple[Path, dict])
         assert row["C_D LBM"] > 0
         assert row["C_D LBM (solver)"] > 0
         assert row["C_D rel. error"] == pytest.approx(row["C_D surrogate"] / row["C_D LBM"] - 1)
+        assert row["u_x ahead LBM"] > 0 and math.isfinite(row["u_x ahead surrogate / LBM"])
+
+
+def test_approach_velocity_reads_the_plane_ahead_of_each_body() -> None:
+    # Reference: u_x = x (cell index) + 10 * y; a body's value is the mean over the cells
+    # of its frontal footprint on the plane `gap` cells upstream of its first cell.
+    import numpy as np
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    from lift_drag import approach_velocity
+
+    mask = np.zeros((20, 6, 4), bool)
+    mask[8:10, 1:3, 1] = True  # body 1: rows y = 1, 2
+    mask[15, 4, 0:2] = True  # body 2: row y = 4
+    x, y, _ = np.meshgrid(np.arange(20), np.arange(6), np.arange(4), indexing="ij")
+    u = (x + 10.0 * y).astype(np.float32)
+    assert approach_velocity(u, mask, gap=3) == pytest.approx([5 + 15.0, 12 + 40.0])
+    assert approach_velocity(u, mask, gap=12)[0] == pytest.approx(0 + 15.0)  # clipped at x = 0
 
 
 def test_long_channel_obstacles_not_placed_as_in_training(quick: tuple[Path, dict]) -> None:

@@ -15,7 +15,12 @@ from surrogates.solvers.lbm.geometry import (
 )
 from surrogates.solvers.lbm.lattice import Lattice, get_lattice
 from surrogates.solvers.lbm.solver import Simulation, simulate
-from surrogates.solvers.lbm.steady import obstacle_distance, steady_state
+from surrogates.solvers.lbm.steady import (
+    obstacle_distance,
+    steady_state,
+    upstream_wake,
+    wall_weight,
+)
 from surrogates.solvers.lbm.units import LatticeUnits
 
 __all__ = [
@@ -24,6 +29,8 @@ __all__ = [
     "simulate",
     "steady_state",
     "obstacle_distance",
+    "upstream_wake",
+    "wall_weight",
     "strouhal",
     "Obstacle",
     "ball",
