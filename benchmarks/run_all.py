@@ -149,7 +149,8 @@ def _merge(generated: str, fresh: list[str], stamp: str) -> list[str]:
 
 def _merge_subsections(old: str, fresh: str, earlier: str = "the earlier run") -> str:
     """``fresh`` (a section's body), plus the ``###`` subsections of ``old`` it lacks, in
-    ``old``'s order; a kept subsection says it is from ``earlier``."""
+    ``old``'s order; a kept subsection says it is from ``earlier``, unless it was kept
+    before and already names its run."""
 
     def split(body: str) -> tuple[str, dict[str, str]]:
         head, *parts = body.split("\n### ")
@@ -162,8 +163,11 @@ def _merge_subsections(old: str, fresh: str, earlier: str = "the earlier run") -
     for title, part in before.items():
         if title in now:
             merged.append(now.pop(title))
+            continue
+        name, rest = part.split("\n", 1)
+        if rest.lstrip("\n").startswith("(Kept from "):
+            merged.append(part)  # kept before: it already names the run it came from
         else:
-            name, rest = part.split("\n", 1)
             merged.append(f"{name}\n\n(Kept from {earlier}: not part of this rerun.)\n{rest}")
     return "\n\n".join([head.rstrip("\n"), *merged, *now.values()]) + "\n"
 

@@ -1147,17 +1147,18 @@ LIFT_DRAG = [
         Measured with these settings by `make lift-drag` (`workflows/lift_drag.py`, the same
         recipes, seeds and fit options; `docs/results.md`, 2 threads):
 
-        - **Forces.** Mean absolute C_D error 13.5 % over the six obstacles (largest 23 %),
-          against 43 % for the LBM stopped after the surrogate's wall time. The two bodies
-          met first by the flow are under-predicted (−5 to −7 %), the four in the wakes of
-          others over-predicted (+12 to +23 %). C_L (2–15 % of C_D here) is not predicted:
-          its error is as large as C_L itself.
-        - **Fields.** Relative L2 error of the steady fields 0.087 (u_x), 0.23 (u_y),
-          0.33 (u_z), 0.63 (∇p; the pressure itself is only known up to the drops across the
+        - **Forces.** Mean absolute C_D error 4.7 % over the six obstacles (largest 10 %),
+          against 62 % for the LBM stopped after the surrogate's wall time. Without the
+          wake inputs (session 5) it was 13.5 %: the bodies in the wakes of others came out
+          12-23 % too high, because the network did not see the upstream obstacle slowing
+          their flow. C_L errors are up to 4 % of C_D, as large as C_L itself for two of
+          the six bodies, whose sign comes out wrong.
+        - **Fields.** Relative L2 error of the steady fields 0.059 (u_x), 0.22 (u_y),
+          0.24 (u_z), 0.91 (∇p; the pressure itself is only known up to the drops across the
           obstacles downstream, which the surrogate does not learn).
-        - **Speedup.** The whole channel in 0.49 s against 18.7 s for the LBM to t = 12 s
-          (38×); at matched accuracy — the LBM's drag within the surrogate's 13.5 % for good
-          from t = 2 s — 6.4×. Training (2 min of LBM sections, 11 min of fitting) is paid
+        - **Speedup.** The whole channel in 0.27 s against 18.7 s for the LBM to t = 12 s
+          (68×); at matched accuracy — the LBM's drag within the surrogate's 4.7 % for good
+          from t = 4.6 s — 26×. Training (2 min of LBM sections, 10 min of fitting) is paid
           once for a family of channels and is not in these numbers.
         """
     ),

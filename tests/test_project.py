@@ -172,6 +172,10 @@ def test_run_all_partial_rerun_replaces_only_its_subsections(run_all):
     again = generated.replace("Command: `w` (9 s)", "Regenerated on day 1, commit x1 (`--only`).")
     (merged,) = run_all._merge(again, fresh, "today, commit abc")
     assert "(Kept from the run of day 1, commit x1: not part of this rerun.)" in merged
+    # Kept again by a later rerun: it still names the run it came from, once.
+    later = generated.split("## W")[0] + merged.replace("day 1, commit x1 (", "day 2, commit x2 (")
+    (merged,) = run_all._merge(later, fresh, "day 3, commit x3")
+    assert merged.count("(Kept from ") == 1 and "day 1, commit x1: not part" in merged
     # A full rerun (every subsection printed) replaces the section as before.
     full = ["## W\n\nCommand: `w` (9 s)\n\n### One\n\nnew one\n\n### Two\n\nnew two\n"]
     (merged,) = run_all._merge(generated, full, "today, commit abc")

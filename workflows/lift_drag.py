@@ -38,8 +38,8 @@ Usage::
 
 Writes ``results.json``, ``results.md`` and three figures under ``--out`` (default
 ``runs/workflows/lift-drag``); the LBM datasets stay there too and are reused by a later run
-with the same settings. Measured run time on the 2-core machine with 2 threads: 13½
-minutes (LBM 2½ min, training 11 min, the surrogate on the long channel 0.5 s); 10 s with
+with the same settings. Measured run time on the 2-core machine with 2 threads: 13
+minutes (LBM 2½ min, training 10 min, the surrogate on the long channel 0.3 s); 10 s with
 ``--quick``.
 """
 

@@ -39,8 +39,8 @@ __all__ = ["obstacle_distance", "steady_state", "upstream_wake", "wall_weight"]
 
 DISTANCE_CAP = 0.4  # metres: 10 cells at 24 per metre, 1.5 obstacle sizes
 # Decay lengths (m) of the two wake inputs, and their lateral spread (m / sqrt(m)): a
-# laminar wake widens diffusively, variance 2 nu x / U, and sqrt(2 nu / U) = 0.13 for an
-# obstacle of 0.27 m at Re = 30 and U = 0.9 m/s (the recipe's middle).
+# laminar wake widens diffusively, variance 2 nu x / U, and sqrt(2 nu / U) = 0.11-0.14
+# in workflow 3's long channel (nu = 0.0061 m^2/s, U = 0.67-1 m/s).
 WAKE_LENGTHS = {"wake_short": 0.5, "wake_long": 2.0}
 WAKE_SPREAD = 0.15
 # Loss weight of the fluid cells next to an obstacle (workflow 3, one run each: mean C_D
