@@ -226,13 +226,7 @@ def steady_state(ds: xr.Dataset, since: float | None = None) -> xr.Dataset:
     for name in scalars:
         out[name] = mean[name]
     out["u_inflow"] = _inflow(ds, dims)
-    out["distance"] = _distance(ds, dims)
-    for name, length in WAKE_LENGTHS.items():
-        out[name] = _wake(ds, dims, length)
-    out["wall_weight"] = _per_mask(
-        ds, dims, lambda m, h, periodic: wall_weight(m),
-        {"long_name": "loss weight: 0 in solids, larger next to them", "units": "1"},
-    )  # fmt: skip
+    out.update(_mask_fields(ds, dims))
     for name in ("mask", "Re", "U"):
         out[name] = ds[name]
     out.attrs = {
@@ -256,30 +250,32 @@ def _inflow(ds: xr.Dataset, dims: list[str]) -> xr.DataArray:
     return inflow
 
 
-def _per_mask(ds: xr.Dataset, dims: list[str], fn, attrs: dict) -> xr.DataArray:
-    """``fn(mask, spacing, periodic)`` of each sample's mask: ([sample,] *spatial)."""
+def _mask_fields(ds: xr.Dataset, dims: list[str]) -> dict[str, xr.DataArray]:
+    """``distance``, the wake inputs and ``wall_weight`` of each sample's mask (read once):
+    ([sample,] *spatial) each."""
+    if dims[0] != "x":
+        raise DataError(f"steady_state: the flow runs along x, the first of {dims}")
     mask = ds["mask"].transpose(..., *dims)
     spacing = float(ds.attrs["dx"])
     periodic = tuple(ds.attrs.get(f"boundary_{d}") == "periodic" for d in dims)
     values = np.asarray(mask.values) > 0.5
     flat = values.reshape(-1, *values.shape[-len(dims) :])
-    out = np.stack([fn(m, spacing, periodic) for m in flat]).reshape(values.shape)
-    return xr.DataArray(out, dims=mask.dims, coords=mask.coords, attrs=attrs)
 
+    def field(per_sample: list[np.ndarray], long_name: str, units: str) -> xr.DataArray:
+        out = np.stack(per_sample).reshape(values.shape)
+        attrs = {"long_name": long_name, "units": units}
+        return xr.DataArray(out, dims=mask.dims, coords=mask.coords, attrs=attrs)
 
-def _distance(ds: xr.Dataset, dims: list[str]) -> xr.DataArray:
-    attrs = {"long_name": "signed distance to the nearest obstacle", "units": "m"}
-    return _per_mask(ds, dims, obstacle_distance, attrs)
-
-
-def _wake(ds: xr.Dataset, dims: list[str], length: float) -> xr.DataArray:
-    if dims[0] != "x":
-        raise DataError(f"steady_state: the flow runs along x, the first of {dims}")
-    attrs = {"long_name": f"obstacles upstream, linear wake decaying over {length} m",
-             "units": "m"}  # fmt: skip
-    return _per_mask(
-        ds, dims, lambda m, h, periodic: upstream_wake(m, h, periodic[1:], length), attrs
-    )
+    out = {
+        "distance": field([obstacle_distance(m, spacing, periodic) for m in flat],
+                          "signed distance to the nearest obstacle", "m"),
+    }  # fmt: skip
+    for name, length in WAKE_LENGTHS.items():
+        wakes = [upstream_wake(m, spacing, periodic[1:], length) for m in flat]
+        out[name] = field(wakes, f"obstacles upstream, linear wake decaying over {length} m", "m")
+    out["wall_weight"] = field([wall_weight(m) for m in flat],
+                               "loss weight: 0 in solids, larger next to them", "1")  # fmt: skip
+    return out
 
 
 def _drift(window: xr.Dataset, drags: list[str]) -> float:
