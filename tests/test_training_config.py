@@ -32,7 +32,7 @@ def test_unknown_fit_options_list_the_allowed_keys_and_suggest_the_closest():
         ({"val_fraction": 1.0}, r"FitConfig.val_fraction: got 1.0"),
         ({"max_steps": None}, r"FitConfig.max_steps: got None, expected an int when"),
         ({"symmetries": "yes"}, r"FitConfig.symmetries: got 'yes', expected true/false"),
-        ({"loss": "l1"}, r"FitConfig.loss: got 'l1', expected one of \('mse', 'rel_l2'\)"),
+        ({"loss": "l1"}, r"FitConfig.loss: got 'l1', expected one of \('amse', 'mse', 'rel_l2'\)"),
     ],
 )
 def test_invalid_fit_option_values(options, message):

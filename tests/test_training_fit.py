@@ -20,7 +20,7 @@ from surrogates.nn import crop_to
 from surrogates.training import Surrogate, fit
 from surrogates.training.artifact import make_metadata
 from surrogates.training.geometry import plan_unroll, predict_window, trim
-from surrogates.training.losses import Loss, relative_l2, spectral_error
+from surrogates.training.losses import Loss, amse, relative_l2, spectral_error
 from surrogates.training.module import Optimization, SurrogateModule
 from surrogates.training.scaling import Scaling, field_statistics, residual_statistics
 
@@ -217,6 +217,47 @@ def test_spectral_error_weights_high_wavenumbers():
     loss, parts = Loss("mse", spectral_weight=0.5)(board, zero)
     assert float(loss) == pytest.approx(1.0 + 0.5 * expected, rel=1e-6)
     assert set(parts) == {"mse", "spectral"}
+
+
+def test_amse_against_its_shell_decomposition():
+    # Reference: Subich et al. (2025), per shell AMSE = (sqrt(Px) - sqrt(Py))^2
+    # + 2 max(Px, Py) (1 - coherence); here the loss is sqrt(sum AMSE / sum Py).
+    n = 16
+    x = (torch.arange(n) + 0.5) / n
+    cos = torch.cos(2 * np.pi * 3 * x)[:, None].expand(n, n)[None, None]
+    sin = torch.sin(2 * np.pi * 3 * x)[:, None].expand(n, n)[None, None]
+    assert float(amse(cos, cos)) == pytest.approx(0.0, abs=1e-5)
+    # coherent, amplitude a: |1 - a|, as rel_l2
+    assert float(amse(0.25 * cos, cos)) == pytest.approx(0.75, rel=1e-5)
+    # same power, quarter-period shift (coherence 0): sqrt(2); nothing at all: sqrt(1 + 2).
+    # rel_l2 ranks these the other way round (sqrt(2) against 1): it rewards the smooth
+    # prediction that drops a scale it cannot place.
+    assert float(amse(sin, cos)) == pytest.approx(np.sqrt(2), rel=1e-5)
+    assert float(amse(0 * cos, cos)) == pytest.approx(np.sqrt(3), rel=1e-5)
+    assert float(relative_l2(0 * cos, cos)) < float(relative_l2(sin, cos))
+    # half the power out of phase: (1/2 - 1)^2 + 2 max(1/4, 1) = 2.25
+    assert float(amse(0.5 * sin, cos)) == pytest.approx(1.5, rel=1e-5)
+
+
+def test_amse_equals_rel_l2_when_every_shell_is_coherent():
+    # Each isotropic shell scaled by its own factor: coherence 1 in every shell, so AMSE
+    # is MSE, and the shell sums (rfft modes counted twice off the edge planes) must add
+    # up to the cell-space norm (Parseval) for the two losses to agree.
+    torch.manual_seed(0)
+    target = torch.randn(2, 3, 8, 8, 10)
+    f = [torch.fft.fftfreq(8) * 10, torch.fft.fftfreq(8) * 10, torch.fft.rfftfreq(10) * 10]
+    k = torch.sqrt(sum(g**2 for g in torch.meshgrid(*f, indexing="ij")))
+    scale = 1.0 / (1.0 + torch.round(k))
+    pred = torch.fft.irfftn(torch.fft.rfftn(target, dim=(2, 3, 4)) * scale, s=(8, 8, 10),
+                            dim=(2, 3, 4))  # fmt: skip
+    assert float(amse(pred, target)) == pytest.approx(float(relative_l2(pred, target)), rel=1e-4)
+    noisy = pred + torch.randn_like(pred)  # max(Px, Py) >= sqrt(Px Py): never below rel_l2
+    assert float(amse(noisy, target)) > float(relative_l2(noisy, target))
+    with pytest.raises(ModelError, match="'amse' takes no cell weights"):
+        Loss("amse")(pred, target, torch.ones(2, 1, 8, 8, 10))
+    with pytest.raises(ModelError, match="loss_weight"):
+        fit(map_dataset(1), Task(["a"], ["b"]), "vnet", loss="amse", loss_weight="a",
+            model_config=TINY["vnet"])  # fmt: skip
 
 
 def test_gauge_channels_ignore_a_constant_offset_per_sample():

@@ -73,13 +73,16 @@ def check_results(results: dict, out: Path, models: list[str]) -> None:
         # the training loop stops at the budget (plus at most a step and a validation)
         assert 0 < rec["loop_seconds"] <= 1.5 * budget + 5, (name, rec["loop_seconds"])
         assert (out / "models" / name / "surrogate.pt").is_file()
-    # The solver at lower cost: the coarse grid and half of it, from the filtered truth.
+    # The solver at lower cost: a ladder of grids from twice the coarse one to half of it,
+    # each from the DNS's first frame, coarse-grained like the truth: with --quick's factor
+    # of 2, 2n is the DNS's own grid, whose run starts from the truth exactly.
     n = results["settings"]["coarse_large"]
     solvers = results["solvers"]
-    assert list(solvers) == [f"DNS {n}^3", f"DNS {n // 2}^3"]
+    assert list(solvers) == [f"DNS {m}^3" for m in (2 * n, 3 * n // 2, 5 * n // 4, n, n // 2)]
     for name, rec in solvers.items():
         assert all(math.isfinite(e) for e in rec["relative_l2"]), name
         assert rec["solver_seconds"] > 0 and rec["speedup"] > 0, name
+    assert solvers[f"DNS {2 * n}^3"]["relative_l2"][0] < 1e-5
     table = (out / "results.md").read_text()
     assert all(f"| {name} |" in table for name in [*models, "persistence", *solvers])
     assert "Speedup at matched accuracy" in table

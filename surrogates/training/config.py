@@ -119,8 +119,10 @@ class FitConfig:
         Learning-rate schedule, stepped every step; ``warmup_steps`` (int) for cosine.
     clip : float or None
         Gradient-norm clipping (None: off).
-    loss : {"mse", "rel_l2"}
-        Base loss; ``spectral_weight`` (float) adds the high-k spectral term.
+    loss : {"mse", "rel_l2", "amse"}
+        Base loss (``amse``: amplitude-corrected spectral MSE, for chaotic flows whose
+        small scales an MSE-trained model smooths away; no ``loss_weight``);
+        ``spectral_weight`` (float) adds the high-k spectral term.
     gauge : sequence of str
         Targets defined up to an additive constant (pressure in incompressible flow): the
         loss compares them with their crop mean removed (:mod:`surrogates.training.losses`).
@@ -230,6 +232,8 @@ class FitConfig:
         _check(isinstance(self.gauge, tuple), "gauge", self.gauge, "a list of target names")
         _check(self.loss_weight is None or (isinstance(self.loss_weight, str) and self.loss_weight),
                "loss_weight", self.loss_weight, "a variable name or None")  # fmt: skip
+        _check(self.loss_weight is None or self.loss != "amse", "loss_weight", self.loss_weight,
+               "None with loss 'amse' (a Fourier mode has no cell)")  # fmt: skip
         for name in ("normalize", "unroll_detach", "progress", "resume"):
             _check(isinstance(getattr(self, name), bool), name, getattr(self, name), "true/false")
         _check(isinstance(self.symmetries, bool | tuple), "symmetries", self.symmetries,

@@ -3,6 +3,17 @@
 - ``mse``: mean squared error over batch, channels and cells.
 - ``rel_l2``: relative L2 error ``||pred - target|| / ||target||`` per sample and channel,
   averaged (scale-free; channels of very different magnitude weigh the same).
+- ``amse``: the relative *amplitude-corrected* spectral MSE of Subich et al. (2025, "Fixing
+  the double penalty in data-driven weather forecasting through a modified spherical
+  harmonic loss function"), here on isotropic wavenumber shells of the crop's FFT. Per
+  shell ``l``, MSE splits into ``(sqrt(P_x) - sqrt(P_y))^2 + 2 sqrt(P_x P_y) (1 - c)``
+  (``P`` the shell powers, ``c`` the coherence ``Re sum X Y* / sqrt(P_x P_y)``); AMSE
+  replaces ``sqrt(P_x P_y)`` by ``max(P_x, P_y)``. Where a scale cannot be predicted
+  (``c`` near 0, the sub-grid-driven end of a chaotic flow) MSE is smallest for a
+  prediction without that scale (the smooth, energy-losing mean); AMSE is smallest for one
+  with the right power. The loss is ``sqrt(sum_l AMSE_l / sum_l P_y)`` per sample and
+  channel, averaged (``rel_l2``'s scale: equal to it when every shell is coherent, never
+  below it). No cell weights (a Fourier mode has no cell).
 - spectral term (``spectral_weight > 0``): a high-wavenumber weighted squared error in
   Fourier space, ``mean_k w(k) |FFT(pred - target)(k)|^2`` with an orthonormal FFT over
   the spatial axes and ``w(k) = sum_a (m_a / (n_a / 2))^2`` (``m_a`` the integer mode
@@ -38,7 +49,7 @@ import torch
 
 from surrogates.errors import ModelError
 
-__all__ = ["LOSSES", "Loss", "mse", "relative_l2", "remove_mean", "spectral_error"]
+__all__ = ["LOSSES", "Loss", "amse", "mse", "relative_l2", "remove_mean", "spectral_error"]
 
 _EPS = 1e-12
 
@@ -64,6 +75,66 @@ def relative_l2(
     err = (root * (pred - target)).flatten(2).norm(dim=-1)
     ref = (root * target).flatten(2).norm(dim=-1)
     return torch.mean(err / (ref + _EPS))
+
+
+def amse(
+    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean over (batch, channel) of the relative amplitude-corrected spectral MSE.
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor, shape (batch, channel, *spatial)
+    weight : None
+        Cell weights are not defined for this loss (a :class:`ModelError` if given).
+
+    Returns
+    -------
+    torch.Tensor, scalar
+        ``mean_{b,c} sqrt(sum_l AMSE_l / sum_l P_y,l)`` (module docstring).
+    """
+    if weight is not None:
+        raise ModelError("loss 'amse' takes no cell weights (loss_weight): a Fourier mode has"
+                         " no cell; use 'mse' or 'rel_l2' with loss_weight")  # fmt: skip
+    dims = tuple(range(2, pred.ndim))
+    x = torch.fft.rfftn(pred.float(), dim=dims, norm="ortho").flatten(2)
+    y = torch.fft.rfftn(target.float(), dim=dims, norm="ortho").flatten(2)
+    shell, count, shells = _shells(tuple(pred.shape[2:]), pred.device)
+
+    def per_shell(values: torch.Tensor) -> torch.Tensor:  # (B, C, modes) -> (B, C, shells)
+        out = values.new_zeros(*values.shape[:2], shells)
+        return out.index_add_(2, shell, values * count)
+
+    p_x = per_shell(x.real**2 + x.imag**2)
+    p_y = per_shell(y.real**2 + y.imag**2)
+    p_xy = per_shell(x.real * y.real + x.imag * y.imag)
+    coherence = p_xy / torch.sqrt(p_x * p_y).clamp_min(_EPS)
+    amplitude = (torch.sqrt(p_x + _EPS) - torch.sqrt(p_y + _EPS)) ** 2
+    decorrelation = 2 * torch.maximum(p_x, p_y) * (1 - coherence)
+    total = (amplitude + decorrelation).sum(dim=-1) / p_y.sum(dim=-1).clamp_min(_EPS)
+    return torch.mean(torch.sqrt(total.clamp_min(0) + _EPS))
+
+
+def _shells(shape: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Isotropic shells of the rfft grid of a field of spatial ``shape``.
+
+    Returns the shell index of every (flattened) mode, ``round(|k| / k_min)`` with ``k_a``
+    the physical wavenumber of axis ``a`` in units of the largest axis' fundamental; each
+    mode's count in the full spectrum (2 for the rfft half's interior, else 1: the power
+    sums obey Parseval); and the number of shells.
+    """
+    longest = max(shape)
+    grids = []
+    for a, n in enumerate(shape):
+        last = a == len(shape) - 1
+        grids.append((torch.fft.rfftfreq if last else torch.fft.fftfreq)(n, device=device))
+    mesh = torch.meshgrid(*grids, indexing="ij")
+    k = torch.sqrt(sum((longest * g) ** 2 for g in mesh))
+    shell = torch.round(k).long().flatten()
+    n_last, m_last = shape[-1], mesh[-1] * shape[-1]
+    edge = (m_last == 0) | ((n_last % 2 == 0) & (m_last == n_last // 2))
+    count = torch.where(edge, 1.0, 2.0).flatten()
+    return shell, count, int(shell.max()) + 1
 
 
 def _weights(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
@@ -116,16 +187,16 @@ def remove_mean(
     return out
 
 
-LOSSES = {"mse": mse, "rel_l2": relative_l2}
+LOSSES = {"amse": amse, "mse": mse, "rel_l2": relative_l2}
 
 
 @dataclass(frozen=True)
 class Loss:
-    """A base loss (``"mse"`` or ``"rel_l2"``) plus an optional weighted spectral term.
+    """A base loss (``"mse"``, ``"rel_l2"`` or ``"amse"``) plus an optional weighted spectral term.
 
     Attributes
     ----------
-    kind : {"mse", "rel_l2"}
+    kind : {"mse", "rel_l2", "amse"}
         Base loss.
     spectral_weight : float
         Weight of the high-k spectral term (0: none).
