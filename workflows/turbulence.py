@@ -356,7 +356,7 @@ def error_figure(result: xr.Dataset) -> Any:
     ax = fig.add_subplot()
     error = result["relative_l2"].mean("variable").isel(sample=0)
     for model in result["model"].values:
-        ls = ":" if model == "persistence" else "-"
+        ls = ":" if model == "persistence" else "--" if str(model).startswith("DNS ") else "-"
         ax.plot(np.arange(error.sizes["time"]), error.sel(model=model), ls, marker="o", ms=3,
                 label=str(model))  # fmt: skip
     ax.set(xlabel="rollout step", ylabel="relative L2 error of u", ylim=(0, None))
@@ -365,7 +365,17 @@ def error_figure(result: xr.Dataset) -> Any:
 
 
 def figures(result: xr.Dataset, truth: xr.Dataset, out: Path) -> list[Path]:
-    """Error vs step, E(k) at the last step, epsilon over time (PNG files under ``out``)."""
+    """Error vs step, E(k) at the last step, epsilon over time (PNG files under ``out``).
+
+    The models, persistence and two solver runs: on the coarse grid ``n`` and on ``3n/2``
+    (the rest of the ladder is in the table; nine lines would hide the models).
+    """
+    n = truth.sizes["x"]
+    shown = (f"DNS {n}^3", f"DNS {3 * n // 2}^3")
+    hidden = [
+        m for m in map(str, result["model"].values) if m.startswith("DNS ") and m not in shown
+    ]
+    result = result.drop_sel(model=hidden)
     # Shells 1 .. the coarse grid's Nyquist wavenumber: shell 0 is the (zero) mean flow,
     # and the corner shells beyond Nyquist hold almost no energy after the box filter.
     k, box = result["k_shell"], float(result.attrs["box_size"][0])
