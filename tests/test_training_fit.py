@@ -253,6 +253,12 @@ def test_amse_equals_rel_l2_when_every_shell_is_coherent():
     assert float(amse(pred, target)) == pytest.approx(float(relative_l2(pred, target)), rel=1e-4)
     noisy = pred + torch.randn_like(pred)  # max(Px, Py) >= sqrt(Px Py): never below rel_l2
     assert float(amse(noisy, target)) > float(relative_l2(noisy, target))
+    # shells without power (the k = 0 shell of a gauge channel; a zero prediction) keep
+    # the gradient finite
+    for start, gauge in ((torch.randn_like(target), (0,)), (torch.zeros_like(target), ())):
+        guess = start.requires_grad_()
+        Loss("amse", gauge=gauge)(guess, target)[0].backward()
+        assert torch.isfinite(guess.grad).all() and guess.grad.abs().sum() > 0
     with pytest.raises(ModelError, match="'amse' takes no cell weights"):
         Loss("amse")(pred, target, torch.ones(2, 1, 8, 8, 10))
     with pytest.raises(ModelError, match="loss_weight"):

@@ -108,7 +108,9 @@ def amse(
     p_x = per_shell(x.real**2 + x.imag**2)
     p_y = per_shell(y.real**2 + y.imag**2)
     p_xy = per_shell(x.real * y.real + x.imag * y.imag)
-    coherence = p_xy / torch.sqrt(p_x * p_y).clamp_min(_EPS)
+    # clamp before the root: a shell without power (the k = 0 shell of a gauge channel, a
+    # zero prediction) must give a zero gradient, not 0 / 0
+    coherence = p_xy / torch.sqrt((p_x * p_y).clamp_min(_EPS**2))
     amplitude = (torch.sqrt(p_x + _EPS) - torch.sqrt(p_y + _EPS)) ** 2
     decorrelation = 2 * torch.maximum(p_x, p_y) * (1 - coherence)
     total = (amplitude + decorrelation).sum(dim=-1) / p_y.sum(dim=-1).clamp_min(_EPS)
