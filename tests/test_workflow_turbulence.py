@@ -104,6 +104,38 @@ def test_quick_workflow_with_all_three_models(tmp_path, neuralop):
     assert results["models"]["fno"]["config"] == results["models"]["neuralop_fno"]["config"]
 
 
+def test_matched_accuracy_is_bracketed_by_the_solver_ladder(monkeypatch):
+    # The speedup at matched accuracy lies between the cost ratios to the costliest run
+    # less accurate than the model and to the cheapest run at least as accurate.
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # peers registers
+    monkeypatch.syspath_prepend(str(WORKFLOWS))
+    for name in ("turbulence", "peers", "common"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    turbulence = importlib.import_module("turbulence")
+
+    def run(error: float, **cost: float) -> dict:
+        return {"dissipation_error": [0.0, error, -error], **cost}
+
+    results = {
+        "solvers": {
+            "DNS 64^3": run(0.02, solver_seconds=20.0),
+            "DNS 40^3": run(0.12, solver_seconds=2.5),
+            "DNS 32^3": run(0.37, solver_seconds=1.0),
+        },
+        "models": {
+            "mid": run(0.1, rollout_seconds=0.5),
+            "best": run(0.01, rollout_seconds=0.5),
+            "poor": run(0.5, rollout_seconds=0.5),
+            "worst": run(9.0, rollout_seconds=0.5),
+        },
+    }
+    lines = turbulence.matched_accuracy(results)[1:]
+    assert lines[0].endswith("DNS 40^3 (0.12, 2.50 s) is not: between 5x and 40x")
+    assert lines[1].endswith("DNS 64^3 (0.02, 20.00 s) is not: at least 40x (no run as accurate)")
+    assert lines[2].endswith("DNS 32^3 (0.37, 1.00 s) is as accurate: at most 2x")
+    assert lines[3].endswith("at most 2x")  # the cheapest run is the match
+
+
 def test_unknown_model_is_a_one_line_error(tmp_path):
     cmd = [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path), "--models", "vnet,x"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120)
