@@ -865,7 +865,7 @@ TURBULENCE = [
           itself is nearly resolved and more accurate. Workflow 2 at full size
           (`make turbulence`) filters the recipe's own 64³ DNS (ν = 0.02) 4× and trains with
           `loss="amse"`, which keeps the small scales' energy; there the `vnet` matches the
-          solver's dissipation-rate accuracy at 2–10× less cost (three trainings;
+          solver's dissipation-rate accuracy at 2–12× less cost (four trainings;
           `docs/results.md`).
         """
     ),
