@@ -126,11 +126,7 @@ def _shells(shape: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor,
     sums obey Parseval); and the number of shells.
     """
     longest = max(shape)
-    grids = []
-    for a, n in enumerate(shape):
-        last = a == len(shape) - 1
-        grids.append((torch.fft.rfftfreq if last else torch.fft.fftfreq)(n, device=device))
-    mesh = torch.meshgrid(*grids, indexing="ij")
+    mesh = _rfft_frequencies(shape, device)
     k = torch.sqrt(sum((longest * g) ** 2 for g in mesh))
     shell = torch.round(k).long().flatten()
     n_last, m_last = shape[-1], mesh[-1] * shape[-1]
@@ -139,14 +135,20 @@ def _shells(shape: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor,
     return shell, count, int(shell.max()) + 1
 
 
+def _rfft_frequencies(shape: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """``m_a / n_a`` of every mode of the rfft grid of a field of spatial ``shape``, one
+    broadcast grid per axis (``fftfreq``; ``rfftfreq`` along the last axis)."""
+    last = len(shape) - 1
+    grids = [
+        (torch.fft.rfftfreq if a == last else torch.fft.fftfreq)(n, device=device)
+        for a, n in enumerate(shape)
+    ]
+    return torch.meshgrid(*grids, indexing="ij")
+
+
 def _weights(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
     """``w(k)`` on the rfft grid of a field of spatial ``shape``."""
-    grids = []
-    for a, n in enumerate(shape):
-        m = torch.fft.rfftfreq(n, device=device) if a == len(shape) - 1 else None
-        m = torch.fft.fftfreq(n, device=device) if m is None else m
-        grids.append((2 * m) ** 2)  # fftfreq gives m / n; Nyquist -> 1
-    return sum(torch.meshgrid(*grids, indexing="ij"))
+    return sum((2 * m) ** 2 for m in _rfft_frequencies(shape, device))  # Nyquist -> 1
 
 
 def spectral_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
