@@ -384,6 +384,9 @@ def _forces_rows(result: xr.Dataset) -> list[str]:
         "C_D rel. error",
         "mean abs(ΔC_L)",
     ]
+    side = {"C_S", "C_S_truth"} <= set(result)  # 3D: the second transverse component
+    if side:
+        header.append("mean abs(ΔC_S)")
     rows = []
     for model in result["model"].values:
         for body in result["body"].values:
@@ -391,16 +394,12 @@ def _forces_rows(result: xr.Dataset) -> list[str]:
             cd_m = float(result["C_D"].sel(model=model, body=body).mean())
             dcl = result["C_L"].sel(model=model, body=body) - result["C_L_truth"].sel(body=body)
             rel = (cd_m - cd_t) / abs(cd_t) if cd_t else np.nan
-            rows.append(
-                [
-                    str(model),
-                    str(body),
-                    _fmt(cd_t),
-                    _fmt(cd_m),
-                    _fmt(rel),
-                    _fmt(float(abs(dcl).mean())),
-                ]
-            )
+            row = [str(model), str(body), _fmt(cd_t), _fmt(cd_m), _fmt(rel)]
+            row.append(_fmt(float(abs(dcl).mean())))
+            if side:
+                dcs = result["C_S"].sel(model=model, body=body) - result["C_S_truth"].sel(body=body)
+                row.append(_fmt(float(abs(dcs).mean())))
+            rows.append(row)
     return ["## Forces (means over time)", "", *_table(header, rows)]
 
 

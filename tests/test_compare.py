@@ -212,6 +212,28 @@ def test_forces_from_a_pressure_gradient():
     np.testing.assert_allclose(res["C_L"], 0.0, atol=1e-12)
     assert res["C_D"].dims == ("model", "time", "body")
     assert list(res["body"].values) == [1, 2]
+    assert "C_S" not in res  # 2D: one transverse component
+
+
+def test_side_force_in_3d():
+    # Still fluid, p = -G z around a 4x4x4 body (spacing 1): Archimedes, F = G V e_z with
+    # V = 64, frontal area A = 16, so C_S = 2 G V / (rho U^2 A) = 8 G; C_D = C_L = 0.
+    mask = np.zeros((16, 12, 12))
+    mask[6:10, 4:8, 4:8] = 1.0
+    z = np.broadcast_to((np.arange(12) + 0.5), (16, 12, 12))
+
+    def channel(gradient):
+        zero = np.zeros((16, 12, 12))
+        ds = box({"p": -gradient * z, "u_x": zero, "u_y": zero, "u_z": zero}, 1.0, periodic=False,
+                 units="m")  # fmt: skip
+        return ds.assign(mask=(AXES, mask))
+
+    res = compare(channel(0.2), channel(0.1), U=1.0, nu=0.0, diagnostics=["forces"])
+    np.testing.assert_allclose(res["C_S_truth"], 0.8, rtol=1e-12)
+    np.testing.assert_allclose(res["C_S"], 1.6, rtol=1e-12)
+    np.testing.assert_allclose(res[["C_D", "C_L", "C_D_truth", "C_L_truth"]].to_array(), 0.0,
+                               atol=1e-12)  # fmt: skip
+    assert res["C_S"].attrs["long_name"].startswith("side force")
 
 
 def test_truth_is_taken_at_the_prediction_times(white):

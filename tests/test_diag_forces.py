@@ -62,6 +62,16 @@ def test_linear_pressure_gives_archimedes_force(ndim):
     np.testing.assert_allclose(ds.reference, ref)
     np.testing.assert_allclose(ds.C_D, 2 * ds.force.sel(component="x") / (1.5 * 4.0 * ref))
     np.testing.assert_allclose(ds.C_L, 2 * ds.force.sel(component="y") / (1.5 * 4.0 * ref))
+    if ndim == 3:  # the side force: the third axis
+        np.testing.assert_allclose(ds.C_S, 2 * ds.force.sel(component="z") / (1.5 * 4.0 * ref))
+        swapped = force_coefficients(
+            p, *zero, box_size=np.multiply(shape, spacing), mask=mask, velocity=2.0, rho=1.5,
+            nu=0.01, lift_axis=2,
+        )  # fmt: skip
+        np.testing.assert_allclose(swapped.C_L, ds.C_S)
+        np.testing.assert_allclose(swapped.C_S, ds.C_L)
+    else:
+        assert "C_S" not in ds
 
 
 def _poiseuille(nx, ny_fluid, hx, hy, mu, speed):

@@ -244,6 +244,10 @@ def test_force_coefficients_per_body():
     assert fig.axes[0].get_ylabel() == "$C_D$, body 1"
     assert fig.axes[3].get_xlabel() == "time [s]"
     assert len(plot.force_coefficients(result, bodies=[2]).axes) == 2
+    side = result.assign(C_S_truth=0.5 * result["C_L_truth"], C_S=0.5 * result["C_L"])
+    fig = plot.force_coefficients(side)  # 3D: the side force is a third column
+    assert len(fig.axes) == 6 and fig.axes[5].get_ylabel() == "$C_S$, body 2"
+    np.testing.assert_array_equal(fig.axes[5].get_lines()[0].get_ydata(), -0.5 * cd_t[:, 1])
 
 
 def test_matched_accuracy_draws_the_solver_curve_and_each_model():

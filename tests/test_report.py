@@ -154,3 +154,29 @@ def test_turbulence_report_without_figures(tmp_path):
     # 1.1 x the velocity: epsilon scales by 1.21 at every time.
     assert rows == [["surrogate", "0.21", "0.21", rows[0][3]]]
     assert "nRMSE (last step)" in text
+
+
+def test_forces_report_has_the_side_force_in_3d(tmp_path):
+    # Still fluid around a 4x4x4 body with p = -G (x + z): Archimedes, F = G V (1, 0, 1),
+    # so C_D = C_S = 2 G V / (rho U^2 A) = 8 G (V = 64, A = 16 cells); the prediction
+    # doubles G: C_D rel. error 1, |ΔC_S| = 8 * 0.1.
+    mask = np.zeros((16, 12, 12))
+    mask[6:10, 4:8, 4:8] = 1.0
+    x, _, z = np.meshgrid(*(np.arange(n) + 0.5 for n in mask.shape), indexing="ij")
+    coords = {
+        a: (a, np.arange(n) + 0.5, {"units": "m"}) for a, n in zip(AXES, mask.shape, strict=True)
+    }
+    attrs = {f"boundary_{a}": "wall" for a in AXES} | {"source": "t", "source_format": "t"}
+
+    def channel(gradient):
+        zero = np.zeros(mask.shape)
+        data = {"p": -gradient * (x + z), "u_x": zero, "u_y": zero, "u_z": zero}
+        fields = {k: (AXES, v) for k, v in data.items()}
+        return xr.Dataset(fields | {"mask": (AXES, mask)}, coords=coords, attrs=attrs)
+
+    out = compare_report(
+        channel(0.2).drop_vars("mask"), channel(0.1), tmp_path / "forces", figures=False,
+        U=1.0, nu=0.0,
+    )  # fmt: skip
+    rows = table((out / "summary.md").read_text(), "## Forces")
+    assert rows == [["surrogate", "1", "0.8", "1.6", "1", "0", "0.8"]]

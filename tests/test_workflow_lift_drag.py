@@ -80,6 +80,25 @@ def test_drag_errors_summarise_the_rows(quick: tuple[Path, dict]) -> None:
         assert all(math.isfinite(e) and e > 0 for e in fields.values()), model
 
 
+def test_force_spread_summarises_the_rows(quick: tuple[Path, dict]) -> None:
+    _, results = quick
+    rows = results["obstacles"]
+    model, estimates = results["force_spread"]
+    for c in ("C_D", "C_L", "C_S"):  # 3D: lift across the walls (y), side force along z
+        dc = [abs(r[f"{c} surrogate"] - r[f"{c} LBM"]) / abs(r["C_D LBM"]) for r in rows]
+        assert model[f"mean abs. Δ{c} / C_D"] == pytest.approx(sum(dc) / len(dc))
+        solver = [abs(r[f"{c} LBM"] - r[f"{c} LBM (solver)"]) / abs(r["C_D LBM"]) for r in rows]
+        assert estimates[f"mean abs. Δ{c} / C_D"] == pytest.approx(sum(solver) / len(solver))
+    for r in rows:
+        assert r["C_L error / C_D LBM"] == pytest.approx(
+            (r["C_L surrogate"] - r["C_L LBM"]) / abs(r["C_D LBM"])
+        )
+        assert r["C_S error / C_D LBM"] == pytest.approx(
+            (r["C_S surrogate"] - r["C_S LBM"]) / abs(r["C_D LBM"])
+        )
+    assert len(results["coefficients_history"]["C_S"]) == len(rows)
+
+
 def test_solver_history_and_matched_accuracy(quick: tuple[Path, dict]) -> None:
     _, results = quick
     history = results["coefficients_history"]

@@ -14,7 +14,7 @@ samples and times, then evaluates the requested diagnostic sets with
 ``turbulence``
     Shell-summed energy spectra ``E(k)`` and the dissipation ``epsilon`` over time.
 ``forces``
-    Drag and lift coefficients of every body of the ``mask`` over time.
+    Drag, lift (and in 3D side-force) coefficients of every body of the ``mask`` over time.
 
 Layout of the result
 --------------------
@@ -33,7 +33,8 @@ are kept. Dimensions and variables::
                 mass_lo, mass_hi (mass)
     turbulence  energy, energy_ratio (model, sample, time, k_shell); energy_truth
                 dissipation, dissipation_error (model, sample, time); dissipation_truth
-    forces      C_D, C_L (model, sample, time, body); C_D_truth, C_L_truth; force_reference
+    forces      C_D, C_L[, C_S] (model, sample, time, body); C_D_truth, C_L_truth[,
+                C_S_truth] (C_S in 3D); force_reference
 
 (``sample`` / ``time`` only where the inputs have them.) ``ratio`` variables are
 model / truth; ``dissipation_error`` is ``epsilon_model / epsilon_truth - 1``. Attributes:

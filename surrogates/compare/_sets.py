@@ -92,6 +92,9 @@ def turbulence_set(
     return out.rename({"k": "k_shell"})
 
 
+_COEFFICIENTS = {"C_D": "drag", "C_L": "lift", "C_S": "side force"}
+
+
 def _forces(ds: xr.Dataset, mask: xr.DataArray, axes: Sequence[str], kw: dict) -> xr.Dataset:
     """Force coefficients of one dataset; a per-sample mask is applied sample by sample."""
     if "sample" in mask.dims:
@@ -101,7 +104,7 @@ def _forces(ds: xr.Dataset, mask: xr.DataArray, axes: Sequence[str], kw: dict) -
         ]
         return xr.concat(parts, dim="sample", join="outer").assign_coords(sample=ds["sample"])
     res = dg.force_coefficients(ds["p"], *_velocity(ds, axes), mask=mask, **kw)
-    return res[["C_D", "C_L", "reference"]]
+    return res[[c for c in (*_COEFFICIENTS, "reference") if c in res]]
 
 
 def forces_set(
@@ -123,12 +126,15 @@ def forces_set(
         "lift_axis": opts.lift_axis,
     }
     ref = _forces(truth, mask, axes, kw)
-    out = per_model(lambda ds: _forces(ds, mask, axes, kw)[["C_D", "C_L"]], models)
-    out["C_D_truth"] = ref["C_D"]
-    out["C_L_truth"] = ref["C_L"]
+    names = [c for c in _COEFFICIENTS if c in ref]  # C_S: 3D only
+    out = per_model(lambda ds: _forces(ds, mask, axes, kw)[names], models)
+    for name in names:
+        out[f"{name}_truth"] = ref[name]
     out["force_reference"] = first_along(ref["reference"], ["body", "sample"])
-    for name in ("C_D", "C_L", "C_D_truth", "C_L_truth"):
-        kind = "drag" if name.startswith("C_D") else "lift"
-        out[name].attrs.update(long_name=f"{kind} coefficient 2 F / (rho U^2 A)", units="1")
+    for name in names:
+        for var in (name, f"{name}_truth"):
+            out[var].attrs.update(
+                long_name=f"{_COEFFICIENTS[name]} coefficient 2 F / (rho U^2 A)", units="1"
+            )
     out.attrs.update(U=kw["velocity"], rho=opts.rho, force_method=opts.force_method)
     return out

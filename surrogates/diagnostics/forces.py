@@ -23,7 +23,9 @@ body, both written once for 2D and 3D:
 Coefficients: ``C = 2 F / (rho U^2 A)``; in 2D the force is per unit depth and ``A`` is
 a reference length (default: the body's extent across the drag axis, i.e. its projected
 height, ``D`` for a cylinder), in 3D a reference area (default: frontal projected area).
-``C_D`` is the component along ``drag_axis``, ``C_L`` along ``lift_axis``.
+``C_D`` is the component along ``drag_axis``, ``C_L`` along ``lift_axis`` and, in 3D,
+``C_S`` (the side force) along the remaining axis: the transverse force of a body in 3D
+has two components, and an off-centre body in a channel may be pushed mostly sideways.
 """
 
 from __future__ import annotations
@@ -164,7 +166,8 @@ def force_coefficients(
     -------
     xarray.Dataset
         Dims ``body`` (1..n_bodies, the mask labels) and ``component`` (x, y[, z]):
-        ``force``, ``coefficient``, ``C_D``, ``C_L``, ``reference``, ``touches_boundary``.
+        ``force``, ``coefficient``, ``C_D``, ``C_L``, ``C_S`` (3D only), ``reference``,
+        ``touches_boundary``.
     """
     if (nu is None) == (mu is None):
         raise DataError(f"force_coefficients: give exactly one of nu or mu, got {nu=}, {mu=}")
@@ -246,6 +249,9 @@ def _forces_dataset(force, coef, ref, edge, grid, drag_axis, lift_axis, method) 
         },
         coords={"body": np.arange(1, force.shape[0] + 1), "component": comp},
     )
+    if grid.ndim == 3:
+        (side,) = {0, 1, 2} - {drag_axis, lift_axis}
+        ds["C_S"] = ("body", coef[:, side])
     ds.attrs.update(method=method, normalisation="C = 2 F / (rho U^2 A); 2D per unit depth")
     return ds
 

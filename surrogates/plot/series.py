@@ -102,25 +102,27 @@ def force_coefficients(
     x: str = "time",
     isel: Mapping[str, Any] | None = None,
 ) -> Figure:
-    """Drag and lift coefficients over time, truth against the models, one row per body.
+    """Drag, lift (and side-force) coefficients over time, truth against the models, one
+    row per body.
 
     The first sample is drawn unless ``isel`` picks another.
 
     Returns
     -------
     matplotlib.figure.Figure
-        ``2 n_bodies`` axes (row: body; columns: C_D, C_L), each with the truth and one
-        line per model.
+        ``2 n_bodies`` axes (row: body; columns: C_D, C_L, and C_S where the result has
+        it, 3D), each with the truth and one line per model.
     """
     require(result, ["C_D", "C_L", "C_D_truth", "C_L_truth"], "force_coefficients")
+    coefs = ("C_D", "C_L", "C_S") if {"C_S", "C_S_truth"} <= set(result) else ("C_D", "C_L")
     names = model_names(result, models)
     ids = list(result["body"].values) if bodies is None else list(bodies)
     xs, xlabel = _time_axis(result, result["C_D_truth"], x)
     marker = "o" if xs.size < 3 else None
     with style():
-        fig, axes = figure(len(ids), 2, width=3.0, height=1.6, sharex=True)
+        fig, axes = figure(len(ids), len(coefs), width=3.0, height=1.6, sharex=True)
         for row, body in enumerate(ids):
-            for col, coef in enumerate(("C_D", "C_L")):
+            for col, coef in enumerate(coefs):
                 ax = axes[row, col]
                 truth = reduce(result[f"{coef}_truth"].sel(body=body), isel, ["time"], "first")
                 ax.plot(xs, np.atleast_1d(truth.values), label="truth", marker=marker, **TRUTH)
