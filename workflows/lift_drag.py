@@ -319,7 +319,7 @@ def obstacle_rows(
         lbm = {c: float(r[f"{c}_truth"].sel(body=body)) for c in COEFFICIENTS}
         model = {c: float(r[c].sel(model="surrogate", body=body)) for c in COEFFICIENTS}
         cd_lbm, cd, cl_lbm, cl = lbm["C_D"], model["C_D"], lbm["C_L"], model["C_L"]
-        to_area = solver_area[k] / float(r["force_reference"].sel(body=body))
+        to_area = float(solver_area[k] / r["force_reference"].sel(body=body))
         solver = {
             c: float(truth[f"{name}_coefficient_{k}"].isel(sample=0)) * to_area
             for c, name in COEFFICIENTS.items()
