@@ -382,23 +382,20 @@ def _forces_rows(result: xr.Dataset) -> list[str]:
         "mean C_D truth",
         "mean C_D model",
         "C_D rel. error",
-        "mean abs(ΔC_L)",
     ]
-    side = {"C_S", "C_S_truth"} <= set(result)  # 3D: the second transverse component
-    if side:
-        header.append("mean abs(ΔC_S)")
+    # transverse coefficients: the lift, and in 3D the side force
+    transverse = [c for c in ("C_L", "C_S") if {c, f"{c}_truth"} <= set(result)]
+    header += [f"mean abs(Δ{c})" for c in transverse]
     rows = []
     for model in result["model"].values:
         for body in result["body"].values:
             cd_t = float(result["C_D_truth"].sel(body=body).mean())
             cd_m = float(result["C_D"].sel(model=model, body=body).mean())
-            dcl = result["C_L"].sel(model=model, body=body) - result["C_L_truth"].sel(body=body)
             rel = (cd_m - cd_t) / abs(cd_t) if cd_t else np.nan
             row = [str(model), str(body), _fmt(cd_t), _fmt(cd_m), _fmt(rel)]
-            row.append(_fmt(float(abs(dcl).mean())))
-            if side:
-                dcs = result["C_S"].sel(model=model, body=body) - result["C_S_truth"].sel(body=body)
-                row.append(_fmt(float(abs(dcs).mean())))
+            for c in transverse:
+                diff = result[c].sel(model=model, body=body) - result[f"{c}_truth"].sel(body=body)
+                row.append(_fmt(float(abs(diff).mean())))
             rows.append(row)
     return ["## Forces (means over time)", "", *_table(header, rows)]
 

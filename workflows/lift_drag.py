@@ -564,9 +564,7 @@ def main(argv: list[str] | None = None) -> dict:
         "matched_accuracy": matched,
         "coefficients_history": {
             "time": history["time"].values.tolist(),
-            "C_D": history["C_D"].transpose("body", "time").values.tolist(),
-            "C_L": history["C_L"].transpose("body", "time").values.tolist(),
-            "C_S": history["C_S"].transpose("body", "time").values.tolist(),
+            **{c: history[c].transpose("body", "time").values.tolist() for c in COEFFICIENTS},
         },
         "seconds": {
             "lbm_sections": lbm_train["seconds"],
