@@ -28,6 +28,7 @@ from surrogates.rollout import rollout
 from surrogates.training import fit, load
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+QUICK_LR = {"vnet": 1e-3, "fno": 1e-3, "neuralop_fno": 1e-3}  # --quick's own rates
 SCRIPT = WORKFLOWS / "turbulence.py"
 
 
@@ -57,8 +58,9 @@ def run_quick(tmp_path: Path, *extra: str) -> tuple[dict, Path]:
     return json.loads((out / "results.json").read_text()), out
 
 
-def check_results(results: dict, out: Path, models: list[str]) -> None:
+def check_results(results: dict, out: Path, models: list[str], lr: dict[str, float]) -> None:
     assert list(results["models"]) == models
+    assert {name: rec["lr"] for name, rec in results["models"].items()} == lr
     steps = results["settings"]["steps"]
     for name, rec in [*results["models"].items(), ("persistence", results["persistence"])]:
         err = rec["relative_l2"]
@@ -73,6 +75,10 @@ def check_results(results: dict, out: Path, models: list[str]) -> None:
         # the training loop stops at the budget (plus at most a step and a validation)
         assert 0 < rec["loop_seconds"] <= 1.5 * budget + 5, (name, rec["loop_seconds"])
         assert (out / "models" / name / "surrogate.pt").is_file()
+        # scored on the realisation the fit held out (quick: 2 samples, val_fraction 0.5)
+        val = rec["validation"]
+        assert len(val["samples"]) == 1 and val["steps"] == steps, (name, val)
+        assert 0 < val["relative_l2"] < 10 and 0 <= val["eps_error"] < 100, (name, val)
     # The solver at lower cost: a ladder of grids from twice the coarse one to half of it,
     # each from the DNS's first frame, coarse-grained like the truth: with --quick's factor
     # of 2, 2n is the DNS's own grid, whose run starts from the truth exactly.
@@ -91,28 +97,43 @@ def check_results(results: dict, out: Path, models: list[str]) -> None:
 
 
 def test_quick_workflow_without_the_peer(tmp_path):
-    results, out = run_quick(tmp_path, "--models", "vnet,fno")
-    check_results(results, out, ["vnet", "fno"])
+    results, out = run_quick(tmp_path, "--models", "vnet,fno", "--lr", "2e-3")
+    check_results(results, out, ["vnet", "fno"], {"vnet": 2e-3, "fno": 2e-3})
     assert results["skipped"] == {}
 
 
 def test_quick_workflow_with_all_three_models(tmp_path, neuralop):
     results, out = run_quick(tmp_path)
-    check_results(results, out, ["vnet", "fno", "neuralop_fno"])
+    check_results(results, out, ["vnet", "fno", "neuralop_fno"], QUICK_LR)
     # like-for-like architectures: the parameter counts differ only by the conditioning
     # (our FiLM embedding versus one extra input channel)
     assert results["models"]["fno"]["config"] == results["models"]["neuralop_fno"]["config"]
 
 
-def test_matched_accuracy_is_bracketed_by_the_solver_ladder(monkeypatch):
-    # The speedup at matched accuracy lies between the cost ratios to the costliest run
-    # less accurate than the model and to the cheapest run at least as accurate.
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # peers registers
+@pytest.fixture
+def turbulence(monkeypatch) -> ModuleType:
+    """``workflows/turbulence.py`` imported afresh (its ``peers`` registers into a copy)."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.syspath_prepend(str(WORKFLOWS))
     for name in ("turbulence", "peers", "common"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    turbulence = importlib.import_module("turbulence")
+    return importlib.import_module("turbulence")
 
+
+def test_learning_rates_per_model_or_one_override(turbulence):
+    sizes = turbulence.DEFAULT
+    names = ["vnet", "fno", "neuralop_fno"]
+    assert turbulence.learning_rates(sizes, names, None) == sizes.lr
+    assert turbulence.learning_rates(sizes, ["fno"], 3e-3) == {"fno": 3e-3}
+    assert turbulence.QUICK.lr == QUICK_LR
+    for bad in (0.0, -1e-3, float("nan")):
+        with pytest.raises(ModelError, match="--lr: got"):
+            turbulence.learning_rates(sizes, names, bad)
+
+
+def test_matched_accuracy_is_bracketed_by_the_solver_ladder(turbulence):
+    # The speedup at matched accuracy lies between the cost ratios to the costliest run
+    # less accurate than the model and to the cheapest run at least as accurate.
     def run(error: float, **cost: float) -> dict:
         return {"dissipation_error": [0.0, error, -error], **cost}
 

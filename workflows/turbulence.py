@@ -42,6 +42,12 @@ side (the loss covers all but a rim of ``halo`` cells) and are rolled out on til
 crop size blended over that context, so that their windows have the training size (the
 Fourier modes are per window, not per physical wavenumber).
 
+Learning rates: each model has its own peak rate (``Sizes.lr``), picked from a sweep
+(1e-3, 3e-3, 1e-2; 3e-4 for our FNO) by :func:`validation_rollout`'s relative L2 error on
+the training realisation the fit held out, never on the large box. ``--lr`` sets one rate
+for every model (a sweep's runs). The FNOs want 3-10x the vnet's rate: at the vnet's 1e-3
+they were worse than persistence from step 5 (``docs/results.md`` has the sweep).
+
 Usage::
 
     .venv/bin/python workflows/turbulence.py [--quick] [--out DIR] [--threads N]
@@ -85,6 +91,7 @@ from common import (
 
 import surrogates
 from surrogates import plot
+from surrogates.data import split_dataset
 from surrogates.diagnostics import cheapest_matching
 from surrogates.errors import DataError, ModelError
 from surrogates.ops.fft import fourier_resample
@@ -115,19 +122,20 @@ class Sizes:
     vnet: dict
     fno: dict  # both FNOs (ours and neuraloperator's)
     fno_pad: int  # FNO training context per side: the rollout's blend overlap
+    lr: dict  # peak learning rate per model (picked by validation rollouts, module docstring)
 
 
 QUICK = Sizes(
     n_dns=16, nu=0.08, factor=2, samples=2, spinup=1.0, t_train=4.0, steps=4, budget=3.0,
     calibration_steps=3, validations=2, val_fraction=0.5, val_batches=2,
     vnet=dict(width=4, levels=1, blocks=1), fno=dict(modes=2, width=4, layers=2, halo=1),
-    fno_pad=2,
+    fno_pad=2, lr=dict(vnet=1e-3, fno=1e-3, neuralop_fno=1e-3),
 )  # fmt: skip
 DEFAULT = Sizes(
     n_dns=64, nu=0.02, factor=4, samples=3, spinup=4.0, t_train=12.0, steps=12, budget=180.0,
     calibration_steps=30, validations=6, val_fraction=0.25, val_batches=16,
     vnet=dict(width=12, levels=1, blocks=1), fno=dict(modes=4, width=16, layers=4, halo=1),
-    fno_pad=3,
+    fno_pad=3, lr=dict(vnet=1e-3, fno=1e-2, neuralop_fno=3e-3),
 )  # fmt: skip
 
 
@@ -136,6 +144,16 @@ def _extra(parser: Any) -> None:
     parser.add_argument(
         "--models", default=",".join(MODELS), help=f"comma-separated subset of {list(MODELS)}"
     )
+    parser.add_argument(
+        "--lr", type=float, help="peak learning rate of every model (default: each model's own)"
+    )
+
+
+def learning_rates(sizes: Sizes, names: list[str], override: float | None) -> dict[str, float]:
+    """Each model's peak learning rate: ``override`` for all (a sweep), or the size's own."""
+    if override is not None and not (math.isfinite(override) and override > 0):
+        raise ModelError(f"--lr: got {override!r}, expected a positive learning rate")
+    return {name: sizes.lr[name] if override is None else override for name in names}
 
 
 def choose_models(text: str) -> tuple[list[str], dict[str, str]]:
@@ -222,12 +240,19 @@ class LoopClock(lightning.Callback):
         return float(np.median(gaps)) if gaps.size else self.loop_seconds
 
 
-def fit_options(sizes: Sizes, name: str) -> dict[str, Any]:
+def crop_size(sizes: Sizes) -> int:
+    """Training crop (coarse cells per side): half the coarse box, so windows wrap around it.
+
+    Also the rollout tile of the same-size models (the FNOs)."""
+    return sizes.n_dns // sizes.factor // 2
+
+
+def fit_options(sizes: Sizes, name: str, lr: float) -> dict[str, Any]:
     """Options of ``surrogates.fit`` shared by calibration and training (notebook 03's)."""
-    crop = sizes.n_dns // sizes.factor // 2  # half the coarse box: windows wrap around it
+    crop = crop_size(sizes)
     config = dict(sizes.vnet if name == "vnet" else sizes.fno)
     options = dict(
-        crop=crop, unroll=1, batch_size=4, lr=1e-3, loss="amse", symmetries=True,
+        crop=crop, unroll=1, batch_size=4, lr=lr, loss="amse", symmetries=True,
         val_fraction=sizes.val_fraction, val_batches=sizes.val_batches, model_config=config,
     )  # fmt: skip
     if name != "vnet":  # same-size model: train on crop + 2 pad windows, the rollout's tiles
@@ -235,28 +260,35 @@ def fit_options(sizes: Sizes, name: str) -> dict[str, Any]:
     return options
 
 
-def calibrate(train: xr.Dataset, task: Any, name: str, sizes: Sizes) -> dict[str, float]:
+def calibrate(train: xr.Dataset, task: Any, name: str, sizes: Sizes, lr: float) -> dict[str, float]:
     """Seconds per training step and per validation, from a short fit (nothing written)."""
     clock = LoopClock()
     n = sizes.calibration_steps
-    surrogates.fit(train, task, name, **fit_options(sizes, name), max_steps=n, val_every=n,
+    surrogates.fit(train, task, name, **fit_options(sizes, name, lr), max_steps=n, val_every=n,
                    progress=False, callbacks=(clock,))  # fmt: skip
     val = float(np.median(clock.validations)) if clock.validations else 0.0
     return {"steps": n, "step_seconds": clock.step_seconds, "val_seconds": val}
 
 
 def train(
-    data: xr.Dataset, task: Any, name: str, sizes: Sizes, budget: float, out: Path, quick: bool
+    data: xr.Dataset,
+    task: Any,
+    name: str,
+    sizes: Sizes,
+    lr: float,
+    budget: float,
+    out: Path,
+    quick: bool,
 ) -> tuple[Any, dict[str, Any]]:
     """Calibrate, then fit ``name`` for ``budget`` seconds; returns (surrogate, record)."""
-    cal = calibrate(data, task, name, sizes)
+    cal = calibrate(data, task, name, sizes, lr)
     usable = budget - sizes.validations * cal["val_seconds"]
     max_steps = max(sizes.validations, int(usable / cal["step_seconds"]))
     clock = LoopClock()
     shutil.rmtree(out / "models" / name, ignore_errors=True)  # no checkpoints of older runs
     print(f"{name}: {cal['step_seconds']:.3g} s/step -> max_steps {max_steps}, {budget:g} s")
     model = surrogates.fit(
-        data, task, name, **fit_options(sizes, name), max_steps=max_steps, max_time=budget,
+        data, task, name, **fit_options(sizes, name, lr), max_steps=max_steps, max_time=budget,
         val_every=max(1, max_steps // sizes.validations), out_dir=str(out / "models" / name),
         progress=not quick, callbacks=(clock,),
     )  # fmt: skip
@@ -264,7 +296,8 @@ def train(
     print(f"{name}: {prov['steps']} steps in {clock.loop_seconds:.1f} s, {prov['weights']}")
     record = {
         "params": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.model.parameters()),
-        "config": fit_options(sizes, name)["model_config"],
+        "config": fit_options(sizes, name, lr)["model_config"],
+        "lr": lr,
         "calibration": cal,
         "budget_seconds": budget,
         "max_steps": max_steps,
@@ -281,21 +314,52 @@ def train(
 # --- rollout and comparison -------------------------------------------------------------
 
 
-def roll(model: Any, truth: xr.Dataset, sizes: Sizes, tile: int | None) -> tuple[xr.Dataset, float]:
-    """Roll ``model`` out from the truth's first frame with its forcing schedule; seconds.
+def roll(model: Any, truth: xr.Dataset, steps: int, tile: int | None) -> tuple[xr.Dataset, float]:
+    """Roll ``model`` out ``steps`` steps from the first frame of ``truth`` (one sample) with
+    its forcing schedule; returns the prediction and its seconds.
 
     Timed after a one-step warm-up (first-call costs are not the surrogate's step cost).
     """
     start = truth.isel(time=[0])
-    schedule = truth["forcing_amplitude"].isel(sample=0).values[: sizes.steps]
+    schedule = truth["forcing_amplitude"].isel(sample=0).values[:steps]
     options = dict(tile=tile, progress=False)
     surrogates.rollout(model, start, steps=1, params={"forcing_amplitude": schedule[:1]},
                        **options)  # fmt: skip
     t0 = time.perf_counter()
     prediction = surrogates.rollout(
-        model, start, steps=sizes.steps, params={"forcing_amplitude": schedule}, **options
+        model, start, steps=steps, params={"forcing_amplitude": schedule}, **options
     )
     return prediction, time.perf_counter() - t0
+
+
+def validation_rollout(
+    model: Any, data: xr.Dataset, task: Any, sizes: Sizes, tile: int | None
+) -> dict[str, float]:
+    """Rollout scores on the training realisations the fit held out for validation.
+
+    Each held-out realisation (the split of ``surrogates.fit``: same fraction and seed) is
+    rolled out from its first frame with its own forcing schedule, over ``sizes.steps``
+    steps or as many as it holds, and scored like the large box: the mean over steps of
+    the relative L2 error and of abs(relative epsilon error), averaged over realisations.
+    This is what picks each model's learning rate, without looking at the large box.
+    """
+    split = split_dataset(data, task, 1, sizes.val_fraction, seed=0)
+    if not split.val_samples:
+        raise DataError(f"validation rollout: no held-out realisation in {data.sizes}")
+    l2, eps = [], []
+    for s in split.val_samples:
+        truth = data.isel(sample=[s])
+        steps = min(sizes.steps, truth.sizes["time"] - 1)
+        prediction, _ = roll(model, truth, steps, tile)
+        frames = truth.isel(time=slice(0, steps + 1))
+        result = surrogates.compare(
+            prediction, frames, diagnostics=["metrics", "turbulence"], name="model"
+        )
+        scores = result.sel(model="model").isel(sample=0)
+        l2.append(float(scores["relative_l2"].mean("variable")[1:].mean()))
+        eps.append(float(np.abs(scores["dissipation_error"][1:]).mean()))
+    return {"relative_l2": float(np.mean(l2)), "eps_error": float(np.mean(eps)),
+            "samples": list(split.val_samples), "steps": steps}  # fmt: skip
 
 
 def solver_grids(n: int) -> list[int]:
@@ -407,11 +471,15 @@ def series(result: xr.Dataset, model: str) -> dict[str, list[float]]:
 def table_row(name: str, rec: dict[str, Any], steps: int) -> dict[str, Any]:
     """One row of the Markdown table (persistence has no training or speedup)."""
     err = rec["relative_l2"]
+    val = rec.get("validation", {})
     return {
         "model": name,
         "params": rec.get("params", "-"),
+        "lr": rec.get("lr", "-"),
         "steps": rec.get("steps", "-"),
         "train s": rec.get("loop_seconds", "-"),
+        "val. rollout L2": val.get("relative_l2", "-"),
+        "val. rollout eps err": val.get("eps_error", "-"),
         "L2 step 1": err[1],
         f"L2 step {steps // 2}": err[steps // 2],
         f"L2 step {steps}": err[steps],
@@ -433,7 +501,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"DNS box-filtered {results['settings']['factor']}x per axis; same data, loss"
         f" ({results['loss']}) and training budget of {results['budget_seconds']:g} s"
-        f" (training loop) per model; rollout of {steps} steps ({steps * DT:g} time units) on"
+        f" (training loop) per model, each at its own peak learning rate (lr, picked by the"
+        f" relative L2 of a rollout on the held-out training realisation: val. rollout);"
+        f" rollout of {steps} steps ({steps * DT:g} time units) on"
         f" the {results['settings']['coarse_large']}^3 coarse grid of the 2x larger box.",
         "",
         markdown_table(rows),
@@ -502,6 +572,7 @@ def run(args: Any) -> dict[str, Any]:
     if not budget > 0:
         raise ModelError(f"--budget: got {budget!r}, expected a positive number of seconds")
     names, skipped = choose_models(args.models)
+    lrs = learning_rates(sizes, names, args.lr)
     watch, out = Stopwatch(), args.out
     train_recipe, large_recipe, t_large = recipes(sizes)
     with watch("dns_train"):
@@ -517,9 +588,13 @@ def run(args: Any) -> dict[str, Any]:
     solver_per_time = dns_seconds / t_large
     for name in names:
         with watch(f"train_{name}"):
-            model, records[name] = train(data, task, name, sizes, budget, out, args.quick)
-        tile = None if name == "vnet" else fit_options(sizes, name)["crop"]
-        prediction, seconds = roll(model, truth, sizes, tile)
+            model, records[name] = train(
+                data, task, name, sizes, lrs[name], budget, out, args.quick
+            )
+        tile = None if name == "vnet" else crop_size(sizes)
+        with watch(f"validate_{name}"):
+            records[name]["validation"] = validation_rollout(model, data, task, sizes, tile)
+        prediction, seconds = roll(model, truth, sizes.steps, tile)
         predictions[name] = prediction
         records[name].update(
             rollout_seconds=seconds,
@@ -543,7 +618,7 @@ def run(args: Any) -> dict[str, Any]:
         "quick": args.quick,
         "settings": {**dataclasses.asdict(sizes), "coarse_large": truth.sizes["x"]},
         "budget_seconds": budget,
-        "loss": fit_options(sizes, names[0])["loss"],
+        "loss": fit_options(sizes, names[0], lrs[names[0]])["loss"],
         "t_large": t_large,
         "times": result["time"].values.tolist(),
         "dns_large_reused": reused,
