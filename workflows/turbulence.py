@@ -314,21 +314,20 @@ def train(
 # --- rollout and comparison -------------------------------------------------------------
 
 
-def roll(model: Any, truth: xr.Dataset, steps: int, tile: int | None) -> tuple[xr.Dataset, float]:
+def predict(model: Any, truth: xr.Dataset, steps: int, tile: int | None) -> xr.Dataset:
     """Roll ``model`` out ``steps`` steps from the first frame of ``truth`` (one sample) with
-    its forcing schedule; returns the prediction and its seconds.
-
-    Timed after a one-step warm-up (first-call costs are not the surrogate's step cost).
-    """
-    start = truth.isel(time=[0])
+    its forcing schedule."""
     schedule = truth["forcing_amplitude"].isel(sample=0).values[:steps]
-    options = dict(tile=tile, progress=False)
-    surrogates.rollout(model, start, steps=1, params={"forcing_amplitude": schedule[:1]},
-                       **options)  # fmt: skip
+    return surrogates.rollout(model, truth.isel(time=[0]), steps=steps, tile=tile,
+                              params={"forcing_amplitude": schedule}, progress=False)  # fmt: skip
+
+
+def roll(model: Any, truth: xr.Dataset, steps: int, tile: int | None) -> tuple[xr.Dataset, float]:
+    """:func:`predict`, and its seconds, timed after a one-step warm-up (first-call costs
+    are not the surrogate's step cost)."""
+    predict(model, truth, 1, tile)
     t0 = time.perf_counter()
-    prediction = surrogates.rollout(
-        model, start, steps=steps, params={"forcing_amplitude": schedule}, **options
-    )
+    prediction = predict(model, truth, steps, tile)
     return prediction, time.perf_counter() - t0
 
 
@@ -350,14 +349,14 @@ def validation_rollout(
     for s in split.val_samples:
         truth = data.isel(sample=[s])
         steps = min(sizes.steps, truth.sizes["time"] - 1)
-        prediction, _ = roll(model, truth, steps, tile)
         frames = truth.isel(time=slice(0, steps + 1))
         result = surrogates.compare(
-            prediction, frames, diagnostics=["metrics", "turbulence"], name="model"
-        )
-        scores = result.sel(model="model").isel(sample=0)
-        l2.append(float(scores["relative_l2"].mean("variable")[1:].mean()))
-        eps.append(float(np.abs(scores["dissipation_error"][1:]).mean()))
+            predict(model, truth, steps, tile), frames, diagnostics=["metrics", "turbulence"],
+            name="model",
+        )  # fmt: skip
+        scores = series(result, "model")
+        l2.append(float(np.mean(scores["relative_l2"][1:])))
+        eps.append(mean_eps_error(scores))
     return {"relative_l2": float(np.mean(l2)), "eps_error": float(np.mean(eps)),
             "samples": list(split.val_samples), "steps": steps}  # fmt: skip
 
@@ -459,12 +458,13 @@ def figures(result: xr.Dataset, truth: xr.Dataset, out: Path) -> list[Path]:
 
 
 def series(result: xr.Dataset, model: str) -> dict[str, list[float]]:
-    """Per-step relative L2 (mean over components), epsilon and its relative error."""
-    pick = {"model": model, "sample": 0}
+    """Per-step relative L2 (mean over components), epsilon and its relative error of the
+    first sample."""
+    one = result.sel(model=model).isel(sample=0)
     return {
-        "relative_l2": result["relative_l2"].sel(pick).mean("variable").values.tolist(),
-        "dissipation": result["dissipation"].sel(pick).values.tolist(),
-        "dissipation_error": result["dissipation_error"].sel(pick).values.tolist(),
+        "relative_l2": one["relative_l2"].mean("variable").values.tolist(),
+        "dissipation": one["dissipation"].values.tolist(),
+        "dissipation_error": one["dissipation_error"].values.tolist(),
     }
 
 
