@@ -19,9 +19,11 @@ from types import ModuleType
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from test_training_fixtures import lead_dataset, one_thread  # noqa: F401
 
 from surrogates.data import Task
+from surrogates.data.split import split_dataset
 from surrogates.errors import ModelError
 from surrogates.models import build, registry
 from surrogates.rollout import rollout
@@ -96,10 +98,25 @@ def check_results(results: dict, out: Path, models: list[str], lr: dict[str, flo
     assert len(results["figures"]) == 3
 
 
+def held_out(seed: int) -> list[int]:
+    """The realisation ``fit`` holds out of --quick's two at ``seed`` (val_fraction 0.5)."""
+    two = xr.Dataset({"u": (("sample", "time", "x"), np.zeros((2, 3, 4)))})
+    task = Task(inputs=["u"], targets=["u"], lead=1)
+    return list(split_dataset(two, task, 1, 0.5, seed=seed).val_samples)
+
+
 def test_quick_workflow_without_the_peer(tmp_path):
-    results, out = run_quick(tmp_path, "--models", "vnet,fno", "--lr", "2e-3")
+    seed = 3  # holds out the other realisation than the default seed 0
+    assert held_out(seed) != held_out(0)
+    results, out = run_quick(tmp_path, "--models", "vnet,fno", "--lr", "2e-3", "--seed", "3")
     check_results(results, out, ["vnet", "fno"], {"vnet": 2e-3, "fno": 2e-3})
     assert results["skipped"] == {}
+    for name, rec in results["models"].items():
+        provenance = load(out / "models" / name / "surrogate.pt").metadata.provenance
+        assert rec["seed"] == provenance["seed"] == seed, name
+        # the validation rollout scores the realisation this fit held out
+        assert rec["validation"]["samples"] == held_out(seed), name
+    assert f"seed {seed};" in (out / "results.md").read_text()
 
 
 def test_quick_workflow_with_all_three_models(tmp_path, neuralop):
@@ -129,6 +146,8 @@ def test_learning_rates_per_model_or_one_override(turbulence):
     for bad in (0.0, -1e-3, float("nan")):
         with pytest.raises(ModelError, match="--lr: got"):
             turbulence.learning_rates(sizes, names, bad)
+    with pytest.raises(ModelError, match="--seed: got -1"):
+        turbulence.fit_options(sizes, "vnet", 1e-3, seed=-1)
 
 
 def test_matched_accuracy_is_bracketed_by_the_solver_ladder(turbulence):

@@ -43,15 +43,16 @@ crop size blended over that context, so that their windows have the training siz
 Fourier modes are per window, not per physical wavenumber).
 
 Learning rates: each model has its own peak rate (``Sizes.lr``), picked from a sweep
-(1e-3, 3e-3, 1e-2; 3e-4 for our FNO) by :func:`validation_rollout`'s relative L2 error on
+(3e-4 to 1e-2, and 3e-2 for our FNO) by :func:`validation_rollout`'s relative L2 error on
 the training realisation the fit held out, never on the large box. ``--lr`` sets one rate
-for every model (a sweep's runs). The FNOs want 3-10x the vnet's rate: at the vnet's 1e-3
+for every model (a sweep's runs); ``--seed`` sets the seed of every fit (weights, crops
+and the held-out realisation). The FNOs want 3-10x the vnet's rate: at the vnet's 1e-3
 they were worse than persistence from step 5 (``docs/results.md`` has the sweep).
 
 Usage::
 
     .venv/bin/python workflows/turbulence.py [--quick] [--out DIR] [--threads N]
-        [--budget SECONDS] [--models vnet,fno,neuralop_fno]
+        [--budget SECONDS] [--models vnet,fno,neuralop_fno] [--lr LR] [--seed N]
 
 Writes under ``--out`` (default ``runs/workflows/turbulence``): the DNS files (reused when
 their recipe matches), ``models/<name>/surrogate.pt``, ``results.json``, ``results.md`` and
@@ -146,6 +147,9 @@ def _extra(parser: Any) -> None:
     )
     parser.add_argument(
         "--lr", type=float, help="peak learning rate of every model (default: each model's own)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of every fit: weights, crops, held-out split"
     )
 
 
@@ -247,12 +251,14 @@ def crop_size(sizes: Sizes) -> int:
     return sizes.n_dns // sizes.factor // 2
 
 
-def fit_options(sizes: Sizes, name: str, lr: float) -> dict[str, Any]:
+def fit_options(sizes: Sizes, name: str, lr: float, seed: int = 0) -> dict[str, Any]:
     """Options of ``surrogates.fit`` shared by calibration and training (notebook 03's)."""
+    if seed < 0:
+        raise ModelError(f"--seed: got {seed}, expected a non-negative integer")
     crop = crop_size(sizes)
     config = dict(sizes.vnet if name == "vnet" else sizes.fno)
     options = dict(
-        crop=crop, unroll=1, batch_size=4, lr=lr, loss="amse", symmetries=True,
+        crop=crop, unroll=1, batch_size=4, lr=lr, loss="amse", symmetries=True, seed=seed,
         val_fraction=sizes.val_fraction, val_batches=sizes.val_batches, model_config=config,
     )  # fmt: skip
     if name != "vnet":  # same-size model: train on crop + 2 pad windows, the rollout's tiles
@@ -260,12 +266,14 @@ def fit_options(sizes: Sizes, name: str, lr: float) -> dict[str, Any]:
     return options
 
 
-def calibrate(train: xr.Dataset, task: Any, name: str, sizes: Sizes, lr: float) -> dict[str, float]:
+def calibrate(
+    train: xr.Dataset, task: Any, name: str, sizes: Sizes, options: dict[str, Any]
+) -> dict[str, float]:
     """Seconds per training step and per validation, from a short fit (nothing written)."""
     clock = LoopClock()
     n = sizes.calibration_steps
-    surrogates.fit(train, task, name, **fit_options(sizes, name, lr), max_steps=n, val_every=n,
-                   progress=False, callbacks=(clock,))  # fmt: skip
+    surrogates.fit(train, task, name, **options, max_steps=n, val_every=n, progress=False,
+                   callbacks=(clock,))  # fmt: skip
     val = float(np.median(clock.validations)) if clock.validations else 0.0
     return {"steps": n, "step_seconds": clock.step_seconds, "val_seconds": val}
 
@@ -275,20 +283,21 @@ def train(
     task: Any,
     name: str,
     sizes: Sizes,
-    lr: float,
+    options: dict[str, Any],
     budget: float,
     out: Path,
     quick: bool,
 ) -> tuple[Any, dict[str, Any]]:
-    """Calibrate, then fit ``name`` for ``budget`` seconds; returns (surrogate, record)."""
-    cal = calibrate(data, task, name, sizes, lr)
+    """Calibrate, then fit ``name`` with :func:`fit_options`'s ``options`` for ``budget``
+    seconds; returns (surrogate, record)."""
+    cal = calibrate(data, task, name, sizes, options)
     usable = budget - sizes.validations * cal["val_seconds"]
     max_steps = max(sizes.validations, int(usable / cal["step_seconds"]))
     clock = LoopClock()
     shutil.rmtree(out / "models" / name, ignore_errors=True)  # no checkpoints of older runs
     print(f"{name}: {cal['step_seconds']:.3g} s/step -> max_steps {max_steps}, {budget:g} s")
     model = surrogates.fit(
-        data, task, name, **fit_options(sizes, name, lr), max_steps=max_steps, max_time=budget,
+        data, task, name, **options, max_steps=max_steps, max_time=budget,
         val_every=max(1, max_steps // sizes.validations), out_dir=str(out / "models" / name),
         progress=not quick, callbacks=(clock,),
     )  # fmt: skip
@@ -296,8 +305,9 @@ def train(
     print(f"{name}: {prov['steps']} steps in {clock.loop_seconds:.1f} s, {prov['weights']}")
     record = {
         "params": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.model.parameters()),
-        "config": fit_options(sizes, name, lr)["model_config"],
-        "lr": lr,
+        "config": options["model_config"],
+        "lr": options["lr"],
+        "seed": options["seed"],
         "calibration": cal,
         "budget_seconds": budget,
         "max_steps": max_steps,
@@ -336,13 +346,15 @@ def validation_rollout(
 ) -> dict[str, float]:
     """Rollout scores on the training realisations the fit held out for validation.
 
-    Each held-out realisation (the split of ``surrogates.fit``: same fraction and seed) is
-    rolled out from its first frame with its own forcing schedule, over ``sizes.steps``
-    steps or as many as it holds, and scored like the large box: the mean over steps of
-    the relative L2 error and of abs(relative epsilon error), averaged over realisations.
+    Each held-out realisation (the split of ``surrogates.fit``: the fraction and seed the
+    model's provenance records) is rolled out from its first frame with its own forcing
+    schedule, over ``sizes.steps`` steps or as many as it holds, and scored like the large
+    box: the mean over steps of the relative L2 error and of abs(relative epsilon error),
+    averaged over realisations.
     This is what picks each model's learning rate, without looking at the large box.
     """
-    split = split_dataset(data, task, 1, sizes.val_fraction, seed=0)
+    fitted = model.metadata.provenance["fit_config"]
+    split = split_dataset(data, task, 1, fitted["val_fraction"], seed=fitted["seed"])
     if not split.val_samples:
         raise DataError(f"validation rollout: no held-out realisation in {data.sizes}")
     l2, eps = [], []
@@ -502,7 +514,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"DNS box-filtered {results['settings']['factor']}x per axis; same data, loss"
         f" ({results['loss']}) and training budget of {results['budget_seconds']:g} s"
         f" (training loop) per model, each at its own peak learning rate (lr, picked by the"
-        f" relative L2 of a rollout on the held-out training realisation: val. rollout);"
+        f" relative L2 of a rollout on the held-out training realisation: val. rollout),"
+        f" seed {results.get('seed', 0)};"
         f" rollout of {steps} steps ({steps * DT:g} time units) on"
         f" the {results['settings']['coarse_large']}^3 coarse grid of the 2x larger box.",
         "",
@@ -573,6 +586,7 @@ def run(args: Any) -> dict[str, Any]:
         raise ModelError(f"--budget: got {budget!r}, expected a positive number of seconds")
     names, skipped = choose_models(args.models)
     lrs = learning_rates(sizes, names, args.lr)
+    options = {name: fit_options(sizes, name, lrs[name], args.seed) for name in names}
     watch, out = Stopwatch(), args.out
     train_recipe, large_recipe, t_large = recipes(sizes)
     with watch("dns_train"):
@@ -589,7 +603,7 @@ def run(args: Any) -> dict[str, Any]:
     for name in names:
         with watch(f"train_{name}"):
             model, records[name] = train(
-                data, task, name, sizes, lrs[name], budget, out, args.quick
+                data, task, name, sizes, options[name], budget, out, args.quick
             )
         tile = None if name == "vnet" else crop_size(sizes)
         with watch(f"validate_{name}"):
@@ -618,7 +632,8 @@ def run(args: Any) -> dict[str, Any]:
         "quick": args.quick,
         "settings": {**dataclasses.asdict(sizes), "coarse_large": truth.sizes["x"]},
         "budget_seconds": budget,
-        "loss": fit_options(sizes, names[0], lrs[names[0]])["loss"],
+        "loss": options[names[0]]["loss"],
+        "seed": args.seed,
         "t_large": t_large,
         "times": result["time"].values.tolist(),
         "dns_large_reused": reused,
