@@ -350,8 +350,8 @@ def validation_rollout(
     model's provenance records) is rolled out from its first frame with its own forcing
     schedule, over ``sizes.steps`` steps or as many as it holds, and scored like the large
     box: the mean over steps of the relative L2 error and of abs(relative epsilon error),
-    averaged over realisations.
-    This is what picks each model's learning rate, without looking at the large box.
+    averaged over realisations. This is what picks each model's learning rate, without
+    looking at the large box.
     """
     fitted = model.metadata.provenance["fit_config"]
     split = split_dataset(data, task, 1, fitted["val_fraction"], seed=fitted["seed"])
@@ -515,7 +515,7 @@ def markdown(results: dict[str, Any]) -> str:
         f" ({results['loss']}) and training budget of {results['budget_seconds']:g} s"
         f" (training loop) per model, each at its own peak learning rate (lr, picked by the"
         f" relative L2 of a rollout on the held-out training realisation: val. rollout),"
-        f" seed {results.get('seed', 0)};"
+        f" seed {results['seed']};"
         f" rollout of {steps} steps ({steps * DT:g} time units) on"
         f" the {results['settings']['coarse_large']}^3 coarse grid of the 2x larger box.",
         "",
