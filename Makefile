@@ -34,7 +34,7 @@ MODEL ?= models/cosmology/surrogate.pt
 demo: $(STAMP)
 	rm -rf $(DEMO)/emulated.zarr report
 	mkdir -p $(DEMO)
-	$(SURR) generate datasets/cosmo-pm-large --out $(DEMO)/large.nc
+	$(SURR) generate datasets/cosmo-pm-large --out $(DEMO)/large.nc --overwrite
 	$(SURR) inspect $(DEMO)/large.nc
 	$(SURR) rollout $(MODEL) $(DEMO)/large.nc --out $(DEMO)/emulated.zarr --tile 64 --memory 2GB
 	$(SURR) compare $(DEMO)/emulated.zarr $(DEMO)/large.nc --out report \
@@ -44,7 +44,7 @@ demo: $(STAMP)
 # cli/train-cosmology.toml (resumable: rerun after an interruption). Then
 # `make demo MODEL=runs/cosmology/surrogate.pt` evaluates it.
 demo-train: $(STAMP)
-	$(SURR) generate datasets/cosmo-pm-train --out runs/cosmology/train.nc
+	$(SURR) generate datasets/cosmo-pm-train --out runs/cosmology/train.nc --overwrite
 	$(SURR) train cli/train-cosmology.toml --resume
 	@echo "next: make demo MODEL=runs/cosmology/surrogate.pt"
 

@@ -135,8 +135,8 @@ QUICKSTART = [
             REPO / "datasets/cosmo-pm-large", [f"n={N_TEST}", f"box_size={4.0 * N_TEST}"]
         )
         t0 = time.perf_counter()
-        train_path = run_recipe(train_recipe, WORK / "train.nc", resume=False)
-        test_path = run_recipe(test_recipe, WORK / "test.nc", resume=False)
+        train_path = run_recipe(train_recipe, WORK / "train.nc", resume=False, overwrite=True)
+        test_path = run_recipe(test_recipe, WORK / "test.nc", resume=False, overwrite=True)
         print(
             f"PM solver: {SAMPLES} training boxes of {N_TRAIN}^3 and one {N_TEST}^3 box"
             f" in {time.perf_counter() - t0:.1f} s"
@@ -366,10 +366,10 @@ COSMOLOGY = [
             REPO / "datasets/cosmo-pm-large", [f"n={N_LARGE}", f"box_size={4.0 * N_LARGE}"]
         )
         t0 = time.perf_counter()
-        train_path = run_recipe(train_recipe, WORK / "train.nc", resume=False)
+        train_path = run_recipe(train_recipe, WORK / "train.nc", resume=False, overwrite=True)
         train_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
-        large_path = run_recipe(large_recipe, WORK / "large.nc", resume=False)
+        large_path = run_recipe(large_recipe, WORK / "large.nc", resume=False, overwrite=True)
         pm_seconds = time.perf_counter() - t0
         print(
             f"PM: {SAMPLES} boxes of {N_TRAIN}^3 in {train_seconds:.0f} s;"
@@ -669,10 +669,10 @@ TURBULENCE = [
              "spectrum_peak=4.0", f"t_end={t_large}", *common],
         )  # fmt: skip
         t0 = time.perf_counter()
-        train_path = run_recipe(train_recipe, WORK / "dns-train.nc", resume=False)
+        train_path = run_recipe(train_recipe, WORK / "dns-train.nc", resume=False, overwrite=True)
         print(f"training DNS: {SAMPLES} x {N_DNS}^3 in {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()
-        large_path = run_recipe(large_recipe, WORK / "dns-large.nc", resume=False)
+        large_path = run_recipe(large_recipe, WORK / "dns-large.nc", resume=False, overwrite=True)
         dns_seconds = time.perf_counter() - t0
         dns_train = surrogates.open_dataset(train_path)
         dns_large = surrogates.open_dataset(large_path)
@@ -987,10 +987,10 @@ LIFT_DRAG = [
              f"vary.reynolds={{values = [{RE}]}}", "spinup=0.2", f"t_end={LONG_END}"],
         )  # fmt: skip
         t0 = time.perf_counter()
-        train_path = run_recipe(train_recipe, WORK / "sections.nc", resume=False)
+        train_path = run_recipe(train_recipe, WORK / "sections.nc", resume=False, overwrite=True)
         print(f"training sections in {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()
-        long_path = run_recipe(long_recipe, WORK / "long.nc", resume=False)
+        long_path = run_recipe(long_recipe, WORK / "long.nc", resume=False, overwrite=True)
         lbm_seconds = time.perf_counter() - t0
         sections = steady_state(surrogates.open_dataset(train_path))
         run = surrogates.open_dataset(long_path)

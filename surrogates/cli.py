@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from surrogates._files import output_path
 from surrogates.errors import DataError, ModelError
 from surrogates.solvers.recipe import parse_value
 
@@ -35,7 +36,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from surrogates import io
 
     for path in args.paths:
-        print(io.describe(path, format=args.format, **_options(args.option)))
+        text = io.describe(path, format=args.format, check_finite=args.check_finite,
+                           **_options(args.option))  # fmt: skip
+        print(text)
     return 0
 
 
@@ -43,7 +46,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from surrogates import io
 
     sources = args.paths[0] if len(args.paths) == 1 else list(args.paths)
-    out = io.convert(sources, args.out, format=args.format, **_options(args.option))
+    out = io.convert(
+        sources, args.out, overwrite=args.overwrite, format=args.format, **_options(args.option)
+    )
     print(f"wrote {out}")
     return 0
 
@@ -54,14 +59,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from surrogates.solvers.recipe import load_recipe, run_recipe
 
     recipe = load_recipe(args.recipe, args.set or ())
-    out = Path(args.out)
+    out = output_path(args.out)
     with tqdm(total=recipe.samples, desc=recipe.solver, unit="sample") as bar:
 
         def progress(sample: int, done: int, total: int) -> None:
             bar.set_postfix_str(f"sample {sample + 1} step {done}/{total}", refresh=False)
             bar.update(1 if done == total else 0)  # tqdm throttles the redraws itself
 
-        run_recipe(recipe, out, resume=not args.restart, progress=progress)
+        run_recipe(recipe, out, resume=not args.restart, overwrite=args.overwrite,
+                   memory=args.memory, progress=progress)  # fmt: skip
         bar.update(recipe.samples - bar.n)  # realisations reused from an interrupted run
     print(f"wrote {out} ({recipe.samples} samples, solver {recipe.solver})")
     return 0
@@ -81,7 +87,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     out = rollout_cli(
         args.model,
         args.state,
-        args.out,
+        output_path(args.out),
         steps=args.steps,
         every=args.every,
         tile=args.tile,
@@ -108,7 +114,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     out = compare_report(
         args.pred,
         args.truth,
-        args.out,
+        output_path(args.out),
         baselines=baselines or None,
         diagnostics=args.diagnostics.split(","),
         format=args.format,
@@ -130,6 +136,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files, stores or globs")
     p.add_argument("--format", default="auto", help="layout (default: auto-detect)")
     p.add_argument("--option", "-o", action="append", help="open_dataset option key=value")
+    p.add_argument(
+        "--check-finite",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="scan fields for NaN/Inf (default: only when they total <= 64 MiB)",
+    )
     p.set_defaults(func=_cmd_inspect)
 
     p = sub.add_parser("convert", help="write solver files in the canonical form")
@@ -137,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="OUT.nc or OUT.zarr")
     p.add_argument("--format", default="auto", help="layout of the input (default: auto)")
     p.add_argument("--option", "-o", action="append", help="open_dataset option key=value")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier output at OUT")
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("generate", help="run a dataset recipe with a reference solver")
@@ -144,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output path (.nc, .zarr, or a snapshot stem)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key")
     p.add_argument("--restart", action="store_true", help="discard partial output, start over")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier output at OUT")
+    p.add_argument("--memory", help="memory budget, e.g. 8GB (default: the available RAM)")
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("train", help="train a surrogate from a TOML run configuration")
@@ -190,6 +205,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: Exception) -> str:
+    """The message, without the worker traceback torch's DataLoader wraps it in."""
+    text = str(err)
+    if "Original Traceback" in text:  # "Caught DataError in DataLoader worker process 0..."
+        last = text.strip().splitlines()[-1]
+        text = last.split(": ", 1)[1] if ": " in last else last
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
@@ -197,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (DataError, ModelError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -14,12 +14,10 @@ Every file is written to a temporary sibling and renamed into place.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from surrogates import plot
+from surrogates._files import atomic_path
 from surrogates.compare import compare, density_field
 from surrogates.compare._inputs import baseline_models
 from surrogates.errors import DataError
@@ -97,7 +96,7 @@ def compare_report(
         written = _figures(result, models, truth, fields, out, options)
     sources = {"prediction": _describe(pred_path), "truth": _describe(truth_path)}
     text = summary_markdown(result, sources, written)
-    with _atomic(out / "summary.md") as tmp:
+    with atomic_path(out / "summary.md") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return out
 
@@ -113,17 +112,6 @@ def _describe(src: Any) -> str:
     if isinstance(src, xr.Dataset):
         return str(src.attrs.get("source", "<in-memory dataset>"))
     return str(src)
-
-
-@contextlib.contextmanager
-def _atomic(target: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``target``; rename it over ``target`` on success."""
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- metrics files
@@ -161,14 +149,14 @@ def write_metrics(result: xr.Dataset, out_dir: PathLike) -> tuple[Path, Path]:
     """Write ``metrics.nc`` and ``metrics.json`` (atomically) into ``out_dir``."""
     out = Path(out_dir)
     nc, js = out / "metrics.nc", out / "metrics.json"
-    with _atomic(nc) as tmp:
+    with atomic_path(nc) as tmp:
         try:
             _netcdf_ready(result).to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
         except (OSError, ValueError, TypeError) as err:
             raise DataError(f"{nc}: cannot write the metrics: {err}") from err
     payload = _jsonable(result.to_dict(data="list"))
     payload["dtypes"] = {str(k): str(v.dtype) for k, v in result.variables.items()}
-    with _atomic(js) as tmp:
+    with atomic_path(js) as tmp:
         tmp.write_text(json.dumps(payload, indent=1, allow_nan=False), encoding="utf-8")
     return nc, js
 
@@ -208,7 +196,7 @@ MAX_SLICE_FIGURES = 4
 
 
 def _save(fig: Any, path: Path) -> str:
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=150)
     return path.name
 

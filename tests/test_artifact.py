@@ -209,7 +209,7 @@ def _saved(trained, tmp_path) -> bytes:
         ("version", "format version 99 is incompatible; .* reads version 1 \\(upgrade"),
         ("plain", r"not a surrogate artifact \(no format tag .*plain torch checkpoint"),
         ("json", "corrupt surrogate metadata"),
-        ("missing", "no such surrogate file"),
+        ("missing", "no such file; expected a surrogate artifact"),
     ],
 )
 def test_bad_artifacts_raise_model_error_saying_which(trained, tmp_path, kind, message):

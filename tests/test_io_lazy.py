@@ -126,7 +126,7 @@ def test_read_failure_after_open_names_the_file(tmp_path):
     write_pdebench_cfd(tmp_path / "cfd.h5", 1)
     ds = open_dataset(tmp_path / "cfd.h5")
     (tmp_path / "cfd.h5").unlink()
-    with pytest.raises(DataError, match=r"cfd\.h5: reading 'density' failed"):
+    with pytest.raises(DataError, match=r"cfd\.h5: reading dataset 'density' failed"):
         ds["density"].load()
 
 

@@ -56,11 +56,13 @@ def test_overwrite_replaces_and_failed_write_keeps_the_old_target(tmp_path, writ
     first = open_dataset(canonical_dataset(1, seed=1))
     writer(first, target)
     second = open_dataset(canonical_dataset(1, seed=2))
-    writer(second, target)
+    with pytest.raises(DataError, match="pass --overwrite"):
+        writer(second, target)  # an earlier output is replaced only when asked
+    writer(second, target, overwrite=True)
     np.testing.assert_array_equal(open_dataset(target)["density"].values, second["density"].values)
     broken = second.assign_attrs(history=object())  # an attribute neither format can store
     with pytest.raises(DataError, match=f"(?i)out\\{suffix}: cannot write {layout}"):
-        writer(broken, target)
+        writer(broken, target, overwrite=True)
     np.testing.assert_array_equal(open_dataset(target)["density"].values, second["density"].values)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"out{suffix}"]
 

@@ -123,7 +123,7 @@ def test_resume_refuses_parts_of_another_recipe(recipe_dir, tmp_path):
     parts = out.with_name("wave.nc.parts")
     parts.mkdir()
     (parts / "recipe.json").write_text('{"fingerprint": "0000"}')
-    with pytest.raises(DataError, match="partial output from a different recipe"):
+    with pytest.raises(DataError, match="partial output of a different recipe"):
         run_recipe(load_recipe(recipe_dir), out)
 
 

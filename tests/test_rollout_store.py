@@ -60,7 +60,7 @@ def test_existing_store_needs_resume_and_must_match(tmp_path):
     state = make_state(surrogate, (20, 18))
     store = tmp_path / "run.zarr"
     first = rollout(surrogate, state, steps=2, tile=4, store=store, progress=False)
-    with pytest.raises(DataError, match="exists; pass resume=True"):
+    with pytest.raises(DataError, match=r"exists \(a rollout store\); pass resume=True"):
         rollout(surrogate, state, steps=2, store=store, progress=False)
     other = make_surrogate("vnet", 2, width=4, levels=1, seed=5)
     with pytest.raises(DataError, match="different surrogate"):

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from surrogates._files import atomic_path
+
 REPO = Path(__file__).resolve().parents[1]
 
 __all__ = [
@@ -93,9 +95,8 @@ def write_results(out: Path, results: dict, markdown: str) -> tuple[Path, Path]:
     paths = []
     for name, text in (("results.json", json.dumps(results, indent=2)), ("results.md", markdown)):
         path = out / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(text + "\n")
         paths.append(path)
     return paths[0], paths[1]
 
@@ -122,11 +123,12 @@ def generate(recipe: Any, path: Path, resume: bool = True) -> dict[str, Any]:
         if record.get("fingerprint") == recipe.fingerprint:
             return {**record, "reused": True}
     parts = path.with_name(path.name + ".parts")
-    if resume and parts.is_dir() and _parts_fingerprint(parts) != recipe.fingerprint:
-        shutil.rmtree(parts)  # partial output of a different recipe: start again
+    found = _parts_fingerprint(parts) if parts.is_dir() else None
+    if resume and found is not None and found != recipe.fingerprint:
+        shutil.rmtree(parts)  # our partial output of a different recipe: start again
     resumed = len(list(parts.glob("sample-*.nc"))) if resume and parts.is_dir() else 0
     started = time.perf_counter()
-    run_recipe(recipe, path, resume=resume)
+    run_recipe(recipe, path, resume=resume, overwrite=True)  # ours: a stale fingerprint
     seconds = time.perf_counter() - started
     record = {"fingerprint": recipe.fingerprint, "seconds": seconds, "resumed_parts": resumed}
     stamp.write_text(json.dumps(record))
@@ -135,8 +137,10 @@ def generate(recipe: Any, path: Path, resume: bool = True) -> dict[str, Any]:
 
 def _parts_fingerprint(parts: Path) -> str | None:
     """The recipe fingerprint ``run_recipe`` stamped on its partial output folder."""
-    stamp = parts / "recipe.json"
-    return json.loads(stamp.read_text()).get("fingerprint") if stamp.is_file() else None
+    try:
+        return json.loads((parts / "recipe.json").read_text()).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None  # not a parts folder of run_recipe: it refuses to touch it
 
 
 def persistence(truth: Any, names: Sequence[str], times: Any) -> Any:

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from surrogates.data.finite import POLICY, Frames, first_bad
 from surrogates.data.normalize import Normalizer
 from surrogates.data.symmetry import CubeSymmetry
 from surrogates.data.task import Task
@@ -135,7 +136,7 @@ class CubeDataset(torch.utils.data.Dataset):
         self.input_times = _input_times(ds, task, self.unroll, times, self.source)
         self.group = symmetry_group(ds, self.window, symmetries)
         self._plan_reads(ds)
-        self._params = _param_table(ds, task.params, self.source)
+        self._params = _param_table(ds, task.params, self.samples, times)
         self.length = int(length) if length is not None else self._default_length()
         self.ds = ds
 
@@ -380,15 +381,18 @@ def _input_times(ds: xr.Dataset, task: Task, unroll: int, times, source: str) ->
     return tuple(range(lo, hi - span))
 
 
-def _param_table(ds: xr.Dataset, params: tuple[str, ...], source: str) -> np.ndarray:
-    """All parameter values, shape (S or 1, T or 1, P) float64 (read once, they are small)."""
+def _param_table(
+    ds: xr.Dataset, params: tuple[str, ...], samples: tuple, times: tuple[int, int] | None
+) -> np.ndarray:
+    """All parameter values, shape (S or 1, T or 1, P) float64 (read once, they are small).
+
+    The values an item can use (``samples``, and times in ``times``) must be finite.
+    """
     shape = (ds.sizes.get("sample", 1), ds.sizes.get("time", 1))
     table = np.zeros((*shape, len(params)))
     for k, name in enumerate(params):
         values = ds[name].transpose(*(d for d in ("sample", "time") if d in ds[name].dims))
         values = np.asarray(values.values, dtype=np.float64)
-        if not np.isfinite(values).all():
-            raise DataError(f"{source}: parameter {name!r} has NaN or Inf values")
         if "sample" not in ds[name].dims:
             values = values[None]
         if "time" not in ds[name].dims:
@@ -396,4 +400,27 @@ def _param_table(ds: xr.Dataset, params: tuple[str, ...], source: str) -> np.nda
         table[..., k] = values
     if not params:
         return np.zeros((1, 1, 0))
+    _check_params(ds, table, params, samples, times)
     return table
+
+
+def _check_params(ds: xr.Dataset, table: np.ndarray, params, samples, times) -> None:
+    """Raise DataError on the first non-finite parameter value of a used (sample, time)."""
+    rows = [0 if s is None else s for s in samples]
+    lo, hi = (0, table.shape[1]) if times is None else times
+    used = table[rows][:, lo:hi]
+    if np.isfinite(used).all():
+        return
+    frames = Frames.of(ds)
+    for k, name in enumerate(params):
+        values = used[..., k]
+        if np.isfinite(values).all():
+            continue
+        i, j = first_bad(values)
+        sample = samples[i] if "sample" in ds[name].dims else None
+        time = lo + j if "time" in ds[name].dims else None
+        label = frames.label(sample, time)
+        raise DataError(
+            f"{frames.file(sample)}: parameter {name!r} has a non-finite value"
+            f" ({values[i, j]}){f' at {label}' if label else ''}; {POLICY}"
+        )

@@ -4,8 +4,9 @@
 (all variables in one ``dask.compute``): each chunk yields, per ``(sample, time)`` index
 it holds, the count, mean and sum of squared deviations in float64, and these are pooled
 exactly (``M2 = sum(M2_i + n_i (mean_i - mean)**2)``), which stays accurate when the mean
-is large compared with the spread. The same pass finds NaN/Inf values and reports the
-variable, sample and time index.
+is large compared with the spread. The same pass finds NaN/Inf values: the error names the
+file, the variable, the first sample and time holding them (index and coordinate), how
+many values and the first cell (README "Non-finite values").
 
 Fields and parameters share one table: a parameter's statistics run over the samples (and
 times) of the split. A variable whose standard deviation is zero or below ``1e-6 |mean|``
@@ -23,6 +24,7 @@ import dask.array
 import numpy as np
 import xarray as xr
 
+from surrogates.data.finite import POLICY, Frames, cell_text
 from surrogates.data.symmetry import torch_of
 from surrogates.data.window import SPATIAL_DIMS, _source
 from surrogates.errors import DataError
@@ -96,6 +98,7 @@ class Normalizer:
             Half-open range of time indices to use; all by default.
         """
         source = _source(ds)
+        frames = Frames.of(ds, source)
         missing = [v for v in variables if v not in ds.data_vars]
         if missing:
             raise DataError(
@@ -111,7 +114,7 @@ class Normalizer:
         (computed,) = dask.compute(partials)
         mean, std = [], []
         for name, parts in zip(variables, computed, strict=True):
-            m, s = _pool(parts, name, source, sel)
+            m, s = _pool(parts, name, frames, sel)
             mean.append(m)
             std.append(s)
         return cls(tuple(variables), tuple(mean), tuple(std), ndim=_spatial_ndim(ds))
@@ -211,34 +214,46 @@ def _partials(var: xr.Variable) -> list:
     blocks = data.to_delayed()
     out = []
     for pos in np.ndindex(*blocks.shape):
-        offset = [int(sum(data.chunks[i][: pos[i]])) for i in lead]
+        offset = [int(sum(data.chunks[i][: pos[i]])) for i in range(var.ndim)]
         out.append(dask.delayed(_moments)(blocks[pos], spatial, lead, offset, var.dims))
     return out
 
 
 def _moments(block: np.ndarray, spatial, lead, offset, dims) -> tuple:
-    """Per leading index of one chunk: count, mean, M2, and indices of non-finite values."""
+    """Per leading index of one chunk: count, mean, M2, and the non-finite values found.
+
+    The last entry lists, per leading index holding NaN/Inf (in the whole array's
+    indices): ``(index, counts (NaN, +Inf, -Inf), first cell)``, the cell in the whole
+    array's spatial indices.
+    """
     b = np.asarray(block, dtype=np.float64)
-    b = np.moveaxis(b, lead, range(len(lead))).reshape(tuple(block.shape[i] for i in lead) + (-1,))
+    frames = tuple(block.shape[i] for i in lead)
+    cells = tuple(block.shape[i] for i in spatial)
+    b = np.moveaxis(b, lead, range(len(lead))).reshape(frames + (-1,))
     finite = np.isfinite(b).all(axis=-1)
-    bad = [
-        tuple(int(o + i) for o, i in zip(offset, idx, strict=True)) for idx in np.argwhere(~finite)
-    ]
+    bad = []
+    for idx in np.argwhere(~finite):  # only on failure: the frames are in memory already
+        row = b[tuple(idx)]
+        counts = (np.isnan(row).sum(), np.isposinf(row).sum(), np.isneginf(row).sum())
+        first = np.unravel_index(int(np.argmax(~np.isfinite(row))), cells) if cells else ()
+        bad.append((
+            tuple(int(offset[d] + i) for d, i in zip(lead, idx, strict=True)),
+            tuple(int(c) for c in counts),
+            tuple(int(offset[d] + i) for d, i in zip(spatial, first, strict=True)),
+        ))  # fmt: skip
     with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf are reported via `bad`
         mean = b.mean(axis=-1)
         m2 = ((b - mean[..., None]) ** 2).sum(axis=-1)
     lead_dims = tuple(dims[i] for i in lead)
-    return b.shape[-1], mean.ravel(), m2.ravel(), bad, lead_dims
+    spatial_dims = tuple(dims[i] for i in spatial)
+    return b.shape[-1], mean.ravel(), m2.ravel(), bad, lead_dims, spatial_dims
 
 
-def _pool(parts: list, name: str, source: str, sel: Mapping) -> tuple[float, float]:
+def _pool(parts: list, name: str, frames: Frames, sel: Mapping) -> tuple[float, float]:
     """Pool chunk moments into the mean and (guarded) std; raise on NaN/Inf."""
-    for *_, bad, lead_dims in parts:
-        if bad:
-            raise DataError(
-                f"{source}: variable {name!r} has non-finite values (NaN or Inf) at "
-                f"{_describe(bad[0], lead_dims, sel)}; expected finite values"
-            )
+    bad = [record for p in parts for record in p[3]]
+    if bad:
+        raise _non_finite(bad, name, parts[0][4], parts[0][5], frames, sel)
     counts = np.concatenate([np.full(p[1].size, p[0], dtype=np.float64) for p in parts])
     means = np.concatenate([p[1] for p in parts])
     m2s = np.concatenate([p[2] for p in parts])
@@ -251,14 +266,37 @@ def _pool(parts: list, name: str, source: str, sel: Mapping) -> tuple[float, flo
     return mean, std
 
 
-def _describe(index: tuple[int, ...], lead_dims: tuple[str, ...], sel: Mapping) -> str:
-    """'sample 3, time index 7' in the indices of the original dataset."""
-    words = []
+def _non_finite(bad: list, name: str, lead_dims, spatial_dims, frames: Frames, sel) -> DataError:
+    """The error for the first frame (in sample, time order) holding NaN/Inf.
+
+    A frame split over several chunks has one record per chunk: counts are summed and the
+    first cell is the smallest.
+    """
+    index = min(record[0] for record in bad)
+    records = [r for r in bad if r[0] == index]
+    counts = np.sum([r[1] for r in records], axis=0)
+    kinds = ", ".join(
+        f"{n} {kind}" for n, kind in zip(counts, ("NaN", "+Inf", "-Inf"), strict=True) if n
+    )
+    original = _original(index, lead_dims, sel)
+    sample, time = original.get("sample"), original.get("time")
+    label = frames.label(sample, time) or "(scalar)"
+    first = min(r[2] for r in records)
+    cell = f", first at {cell_text(spatial_dims, first)}" if spatial_dims else ""
+    return DataError(
+        f"{frames.file(sample)}: variable {name!r} has non-finite values (NaN or Inf) at"
+        f" {label}: {int(counts.sum())} value(s) ({kinds}){cell}; {POLICY}"
+    )
+
+
+def _original(index: tuple[int, ...], lead_dims: tuple[str, ...], sel: Mapping) -> dict:
+    """Leading indices of a subset mapped back to those of the original dataset."""
+    out = {}
     for dim, i in zip(lead_dims, index, strict=True):
         chosen = sel.get(dim)
         if isinstance(chosen, np.ndarray):
             i = int(chosen[i])
         elif isinstance(chosen, slice):
             i = (chosen.start or 0) + i
-        words.append(f"{dim} {i}")
-    return ", ".join(words) or "(scalar)"
+        out[dim] = i
+    return out

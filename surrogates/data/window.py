@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from surrogates.data.finite import POLICY, Frames, cell_text, count_text
 from surrogates.data.hyperslab import HyperslabRead, fetch
 from surrogates.errors import DataError, ModelError
 
@@ -223,16 +224,30 @@ def _time_selector(time: int | Sequence[int]) -> int | slice | list[int]:
     return times
 
 
-def _check_finite(window: np.ndarray, name: str, source: str, sample, time) -> None:
-    """Raise DataError (via ``surrogates.io.assert_finite``) naming variable, sample, time."""
-    if np.isfinite(window).all():
-        return
-    if np.ndim(time) == 1:
-        k = int(np.argmax(~np.isfinite(window).reshape(len(time), -1).all(axis=1)))
-        window, time = window[k], int(np.asarray(time)[k])
-    from surrogates.io import assert_finite  # only on this failure path
+def _check_finite(window, name, owner, source, sample, time, index, start, size, axes) -> None:
+    """Raise DataError if ``window`` holds NaN/Inf: variable, file, sample, time, cells.
 
-    assert_finite(window, source=source, variable=name, sample=sample, time=time)
+    Costs one ``isfinite`` pass over the window when it is clean; the message is built
+    only on failure (see :mod:`surrogates.data.finite`).
+    """
+    bad = ~np.isfinite(window)
+    if not bad.any():
+        return
+    if np.ndim(time) == 1:  # (T, *W): report the first time with a non-finite cell
+        k = int(np.argmax(bad.reshape(len(time), -1).any(axis=1)))
+        window, bad, time = window[k], bad[k], int(np.asarray(time)[k])
+    frames = Frames.of(owner, source)
+    positions = np.nonzero(bad)
+    cells = np.stack([ix[p] for ix, p in zip(index, positions, strict=True)], axis=-1)
+    cells, where = np.unique(cells, axis=0, return_index=True)  # distinct domain cells
+    values = window[positions][where]
+    region = ", ".join(f"{a} {s}:{s + w}" for a, s, w in zip(axes, start, size, strict=True))
+    label = frames.label(sample, time)
+    raise DataError(
+        f"{frames.file(sample)}: variable {name!r} has a non-finite value ({float(values[0])})"
+        f"{f' at {label}' if label else ''}: {len(cells)} cell(s) ({count_text(values)}) in"
+        f" the window {region}, first at {cell_text(axes, cells[0])}; {POLICY}"
+    )
 
 
 def read_window(
@@ -265,7 +280,9 @@ def read_window(
         Time index, or several (then the result has a leading time axis). Ignored for
         static variables (no ``time`` dim), which are broadcast over a time sequence.
     check_finite : bool
-        Raise :class:`DataError` if the window holds NaN or Inf.
+        Raise :class:`DataError` if the window holds NaN or Inf, naming the file, the
+        variable, the sample and time (index and coordinate), the window, how many cells
+        and the first one (README "Non-finite values"). Cheap: the window is in memory.
 
     Returns
     -------
@@ -275,7 +292,7 @@ def read_window(
     """
     name = str(da.name) if da.name is not None else "variable"
     windows = _read_variables(
-        {name: da.variable}, _source(da), start, size, pad, sample, {name: time}, check_finite
+        {name: da.variable}, da, start, size, pad, sample, {name: time}, check_finite
     )
     return windows[name]
 
@@ -310,16 +327,17 @@ def read_windows(
         )
     times = time if isinstance(time, Mapping) else dict.fromkeys(names, time)
     variables = {n: ds.variables[n] for n in names}
-    return _read_variables(variables, source, start, size, pad, sample, times, check_finite)
+    return _read_variables(variables, ds, start, size, pad, sample, times, check_finite)
 
 
-def _read_variables(variables, source, start, size, pad, sample, times, check_finite):
-    axes = pad.axes
+def _read_variables(variables, owner, start, size, pad, sample, times, check_finite):
+    """Windows of ``variables`` (of the dataset or array ``owner``), checked if asked."""
+    axes, source = pad.axes, _source(owner)
     start = _per_axis(start, pad.ndim, "start")
     size = _per_axis(size, pad.ndim, "size")
     if any(s < 1 for s in size):
         raise ModelError(f"read_windows: window size must be positive, got {size}")
-    reads = []
+    reads, indices = [], []
     for name, var in variables.items():
         lead = _selection(var, name, axes, sample, times.get(name), source)
         index = [
@@ -327,11 +345,13 @@ def _read_variables(variables, source, start, size, pad, sample, times, check_fi
             for s, w, a, m in zip(start, size, axes, pad.modes, strict=True)
         ]
         reads.append(HyperslabRead(var, axes, index, lead, pad.value))
+        indices.append(index)
     out = {}
-    for (name, var), window in zip(variables.items(), fetch(reads), strict=True):
+    for (name, var), window, index in zip(variables.items(), fetch(reads), indices, strict=True):
         t = times.get(name) if "time" in var.dims else None
+        where = sample if "sample" in var.dims else None
         if check_finite:
-            _check_finite(window, name, source, sample, t)
+            _check_finite(window, name, owner, source, where, t, index, start, size, axes)
         n_times = np.ndim(times.get(name)) == 1 and len(times[name])
         if n_times and "time" not in var.dims:
             window = np.broadcast_to(window, (n_times, *window.shape))

@@ -33,6 +33,7 @@ import importlib
 import inspect
 import os
 import pathlib
+import stat
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -137,12 +138,12 @@ def resolve_paths(source: Any) -> list[pathlib.Path]:
         if any(c in text for c in "*?[") and not os.path.exists(text):
             matches = sorted(glob.glob(text))
             if not matches:
-                raise DataError(f"{text}: no file matches this pattern")
-            return [pathlib.Path(m) for m in matches]
+                raise DataError(f"{text}: no file matches this pattern; expected at least one")
+            return [_readable(pathlib.Path(m)) for m in matches]
         path = pathlib.Path(text)
         if not path.exists():
-            raise DataError(f"{path}: file not found")
-        return [path]
+            raise DataError(f"{path}: file not found; expected an existing file or store")
+        return [_readable(path)]
     if isinstance(source, Sequence) and not isinstance(source, bytes):
         paths = [p for item in source for p in resolve_paths(item)]
         if not paths:
@@ -152,6 +153,18 @@ def resolve_paths(source: Any) -> list[pathlib.Path]:
         f"source of type {type(source).__name__}, expected a path, a glob, a list of paths "
         f"or an xarray.Dataset"
     )
+
+
+def _readable(path: pathlib.Path) -> pathlib.Path:
+    """``path``, if a regular file or a directory (a store): a FIFO, socket or device
+    would block or never end, so it is refused before anything opens it."""
+    mode = path.stat().st_mode
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return path
+    kind = {stat.S_ISFIFO: "a named pipe (FIFO)", stat.S_ISSOCK: "a socket",
+            stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device"}  # fmt: skip
+    found = next((v for test, v in kind.items() if test(mode)), "not a regular file")
+    raise DataError(f"{path}: is {found}; expected a regular file or a directory store (zarr)")
 
 
 def layout_module(name: str) -> ModuleType:

@@ -159,7 +159,10 @@ def _lookup(meta: dict, *keys: tuple[str, str], default: float | None = None) ->
 def _header(meta: dict, path: Path, name: str, part_type: int | None = None) -> float:
     """Header attribute ``name`` (entry ``part_type`` of a per-type array)."""
     if name not in meta["Header"]:
-        raise DataError(f"{path}: Header lacks attribute {name!r}")
+        raise DataError(
+            f"{path}: Header lacks attribute {name!r}; expected a Gadget-format Header"
+            " (NumPart_ThisFile, NumPart_Total, BoxSize, Time, MassTable, ...)"
+        )
     values = np.asarray(meta["Header"][name]).reshape(-1)
     if part_type is not None and part_type >= values.size:
         raise DataError(f"{path}: Header/{name} has {values.size} types, no type {part_type}")
@@ -242,7 +245,10 @@ def _epoch(meta: dict, path: Path, code: str) -> tuple[float, float]:
     z = _lookup(meta, ("Header", "Redshift"), ("Cosmology", "Redshift"))
     a = 1.0 / (1.0 + z) if a is None and z is not None else a
     if a is None or not a > 0:
-        raise DataError(f"{path}: no positive scale factor in Header/Time or 'Scale-factor'")
+        raise DataError(
+            f"{path}: no positive scale factor in Header/Time or 'Scale-factor'; expected"
+            " a > 0 (Gadget stores a = 1/(1+z) in Header/Time for cosmological runs)"
+        )
     return a, 1.0 / a - 1.0 if z is None else z
 
 
@@ -326,7 +332,10 @@ def _read(path: Path, part_type: int, name: str) -> np.ndarray:
         try:
             return f[f"PartType{part_type}/{name}"][...]
         except (OSError, KeyError) as exc:
-            raise DataError(f"{path}: cannot read PartType{part_type}/{name} ({exc})") from None
+            raise DataError(
+                f"{path}: cannot read PartType{part_type}/{name} ({exc}); expected a complete"
+                " snapshot (a corrupt or truncated chunk?): re-copy it"
+            ) from None
 
 
 def _positions(path: Path, snap: Snapshot) -> np.ndarray:
@@ -356,7 +365,10 @@ def _delta_field(snap: Snapshot, grid: tuple[int, ...], scheme: str) -> np.ndarr
         paint(_positions(path, snap), grid, snap.box_size, mass, scheme, out=rho)
         total += n if snap.mass > 0 else float(np.sum(mass))
     if not total > 0:
-        raise DataError(f"{snap.files[0]}: PartType{snap.part_type}/Masses sum to {total}")
+        raise DataError(
+            f"{snap.files[0]}: PartType{snap.part_type}/Masses sum to {total}; expected"
+            " positive particle masses"
+        )
     return (rho * (rho.size / total) - 1.0).astype(np.float32)
 
 

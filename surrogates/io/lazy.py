@@ -53,10 +53,12 @@ def h5_file(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
     try:
         handle = h5py.File(path, "r")
     except FileNotFoundError as err:
-        raise DataError(f"{path}: file not found") from err
+        raise DataError(f"{path}: file not found; expected an existing HDF5 file") from err
     except OSError as err:
         raise DataError(
-            f"{path}: cannot be read as HDF5 (truncated or corrupt file?): {err}"
+            f"{path}: cannot be read as HDF5 (truncated or corrupt file?): {err}; expected a"
+            " complete HDF5 file (it starts with the HDF5 signature and its superblock and"
+            " object headers are intact)"
         ) from err
     with handle:
         yield handle
@@ -172,7 +174,10 @@ class H5Array:
                 for name in picks:
                     parts.append(self._read_one(handle[name], reads))
         except (OSError, KeyError) as err:
-            raise DataError(f"{self.path}: reading {name!r} failed: {err}") from err
+            raise DataError(
+                f"{self.path}: reading dataset {name!r} failed ({err}); expected a complete"
+                " HDF5 file (a corrupt or truncated chunk?): re-copy or regenerate it"
+            ) from err
         block = np.stack(parts) if self.axes and self.axes[0].kind == "stack" else parts[0]
         for axis in reversed(range(self.ndim)):  # last axis first: earlier positions stay put
             block = block[(slice(None),) * axis + (posts[axis],)]
@@ -248,11 +253,15 @@ class CastArray:
     """Picklable getter that casts an outer-indexable lazy array as it is read.
 
     ``source`` is e.g. an :class:`xarray.Variable` over a netCDF/zarr backend array:
-    ``source[key]`` reads only that hyperslab.
+    ``source[key]`` reads only that hyperslab. A failed read (a corrupt compressed chunk:
+    netCDF's ``HDF error``, a zarr codec error) becomes a :class:`DataError` naming
+    ``where`` (the file), ``name`` (the variable) and the indices read.
     """
 
     source: Any
     dtype: np.dtype
+    where: str = ""
+    name: str = ""
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -263,7 +272,17 @@ class CastArray:
         return len(self.shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        return np.asarray(self.source[key], dtype=self.dtype)
+        try:
+            return np.asarray(self.source[key], dtype=self.dtype)
+        except DataError:
+            raise
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError, EOFError) as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise DataError(
+                f"{self.where}: variable {self.name!r}: cannot read values at {_show_key(key)}"
+                f" ({type(err).__name__}: {first}); the file is damaged (a corrupt or truncated"
+                " compressed chunk?): expected every chunk to decode; re-copy or regenerate it"
+            ) from None
 
     def to_dask(self, chunks: Sequence[int]) -> da.Array:
         """Lazy dask array; named at random, since tokenizing ``source`` could read it."""
@@ -278,6 +297,22 @@ class CastArray:
             meta=meta,
             inline_array=False,
         )
+
+
+def _show_key(key: Any) -> str:
+    """Indices as ``[0, 2:4, :]`` for messages."""
+    items = key if isinstance(key, tuple) else (key,)
+
+    def one(k: Any) -> str:
+        if isinstance(k, slice):
+            start = "" if k.start is None else k.start
+            stop = "" if k.stop is None else k.stop
+            return f"{start}:{stop}" if k.step in (None, 1) else f"{start}:{stop}:{k.step}"
+        if isinstance(k, np.ndarray):
+            return f"array of {k.size}"
+        return str(k)
+
+    return "[" + ", ".join(one(k) for k in items) + "]"
 
 
 def frame_chunks(shape: Sequence[int], *, n_lead: int, itemsize: int) -> tuple[int, ...]:

@@ -132,7 +132,10 @@ def _open_seeds(handle: h5py.File, path: pathlib.Path) -> xr.Dataset:
     n_spatial = len(shape) - 2
     grid = handle[seeds[0]].get("grid")
     if not isinstance(grid, h5py.Group):
-        raise DataError(f"{path}: required group '{seeds[0]}/grid' missing")
+        raise DataError(
+            f"{path}: required group '{seeds[0]}/grid' missing; expected the PDEBench seed layout"
+            " ('<seed>/data' and '<seed>/grid/x|y|z|t')"
+        )
     coords = _spatial_coords(grid, path, shape[1:-1], ["x", "y", "z"], prefix=f"{seeds[0]}/grid/")
     coords["time"] = _time(grid.get("t"), shape[0], path, f"{seeds[0]}/grid/t")
     coords["sample"] = np.array([int(s) for s in seeds])

@@ -267,9 +267,10 @@ def _float_dask(ds: xr.Dataset, where: str) -> xr.Dataset:
     """Every data variable as float32/float64 and, unless a scalar, dask-backed.
 
     Variables not yet in dask get frame chunks (:func:`~surrogates.io.lazy.chunks_for_dims`,
-    parameters one chunk); a cast is then done per read by a
-    :class:`~surrogates.io.lazy.CastArray`, so opening loads nothing and dask still fuses
-    crops into hyperslab reads (a dask ``astype`` would stop both).
+    parameters one chunk), read through a :class:`~surrogates.io.lazy.CastArray` that
+    casts per read and turns a failed read into a DataError naming the file and variable;
+    opening loads nothing and dask still fuses crops into hyperslab reads (a dask
+    ``astype`` would stop both).
     """
     out = {}
     for name, var in ds.data_vars.items():
@@ -283,11 +284,8 @@ def _float_dask(ds: xr.Dataset, where: str) -> xr.Dataset:
             spatial = any(d in SPATIAL_DIMS for d in var.dims)
             sizes = dict(var.sizes)
             chunks = chunks_for_dims(sizes, dtype.itemsize) if spatial else sizes
-            if var.dtype == dtype:
-                out[name] = var.chunk(chunks)
-            else:
-                getter = CastArray(var.variable, dtype)
-                out[name] = var.copy(data=getter.to_dask([chunks[d] for d in var.dims]))
+            getter = CastArray(var.variable, dtype, where, str(name))  # reads fail clearly
+            out[name] = var.copy(data=getter.to_dask([chunks[d] for d in var.dims]))
     return ds.assign(out)
 
 

@@ -100,7 +100,10 @@ def _grid(handle: h5py.File, path: pathlib.Path) -> tuple[_Grid, dict[str, Any]]
     names = decode_attr(dims.attrs.get("spatial_dims"))
     names = [names] if isinstance(names, str) else names
     if not isinstance(names, list) or not names:
-        raise DataError(f"{path}: required attribute 'dimensions' @spatial_dims missing")
+        raise DataError(
+            f"{path}: required attribute 'dimensions' @spatial_dims missing; expected The Well"
+            " layout (the names of the spatial axes, e.g. ['x', 'y'])"
+        )
     n_dims = decode_attr(handle.attrs["n_spatial_dims"])
     if n_dims != len(names) or not 1 <= n_dims <= 3:
         raise DataError(
@@ -111,7 +114,10 @@ def _grid(handle: h5py.File, path: pathlib.Path) -> tuple[_Grid, dict[str, Any]]
     for name, dim in zip(names, SPATIAL_DIMS, strict=False):
         coords[dim] = _coordinate(dims, name, path)
     if "n_trajectories" not in handle.attrs:
-        raise DataError(f"{path}: required root attribute 'n_trajectories' missing")
+        raise DataError(
+            f"{path}: required root attribute 'n_trajectories' missing; expected The Well"
+            " layout (the number of trajectories stored)"
+        )
     n_time = None
     if "time" in dims:
         coords["time"] = _coordinate(dims, "time", path)

@@ -3,6 +3,14 @@
 Dimension names come from the store's ``dimension_names`` (v3) or ``_ARRAY_DIMENSIONS``
 attributes (v2, as xarray writes them). Time stays numeric, CF bounds are dropped, and data
 stay lazy (xarray reads only the zarr chunks a selection touches).
+
+Missing chunks: zarr reads a chunk file that does not exist as the array's fill value, so
+a store that lost a chunk (an interrupted copy, a deleted file) would otherwise read
+silently wrong. Opening counts the stored chunks of every data variable (one listing of
+the store, no data read) and refuses a store with missing ones, naming the variable and
+the count. A writer may omit chunks equal to the fill value on purpose (zarr's
+``write_empty_chunks=False``); for such a store pass ``allow_missing_chunks=True``.
+``surrogates.io.to_zarr`` always writes every chunk.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import pathlib
 from collections.abc import Sequence
 
 import xarray as xr
+import zarr
 
 from surrogates.errors import DataError
 from surrogates.io.netCDF4_ import drop_cf_auxiliaries
@@ -36,10 +45,12 @@ def open(
     drop_variables: Sequence[str] | None = None,
     decode_times: bool = False,
     group: str | None = None,
+    allow_missing_chunks: bool = False,
 ) -> xr.Dataset:
     """Open a zarr store lazily (no data read; canonicalisation happens in api.py).
 
-    Parameters are those of :func:`surrogates.io.netCDF4_.open`.
+    Parameters are those of :func:`surrogates.io.netCDF4_.open`, and
+    ``allow_missing_chunks`` (module docstring).
     """
     try:
         ds = xr.open_dataset(
@@ -54,7 +65,27 @@ def open(
         )
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as err:
         raise DataError(f"{path}: cannot be opened as zarr: {err}") from err
+    if not allow_missing_chunks:
+        _check_chunks(path, group, [str(n) for n in ds.data_vars])
     return drop_cf_auxiliaries(ds)
+
+
+def _check_chunks(path: pathlib.Path, group: str | None, names: Sequence[str]) -> None:
+    """Raise DataError for a data variable with fewer stored chunks than its grid has."""
+    try:
+        root = zarr.open_group(path, mode="r", path=group or "")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{path}: cannot be opened as zarr: {err}") from err
+    for name in names:
+        array = root[name]
+        stored, total = array.nchunks_initialized, array.nchunks
+        if stored < total:
+            raise DataError(
+                f"{path}: variable {name!r} has {total - stored} of its {total} chunks missing"
+                f" (they would read as the fill value {array.fill_value}); expected a complete"
+                " store: re-copy it, or pass allow_missing_chunks=True (-o"
+                " allow_missing_chunks=true) if its writer left out fill-value chunks on purpose"
+            )
 
 
 def _consolidated(path: pathlib.Path) -> bool:
@@ -67,4 +98,6 @@ def _consolidated(path: pathlib.Path) -> bool:
     try:
         return bool(json.loads(meta.read_text()).get("consolidated_metadata"))
     except (OSError, ValueError) as err:
-        raise DataError(f"{meta}: unreadable zarr metadata: {err}") from err
+        raise DataError(
+            f"{meta}: unreadable zarr metadata: {err}; expected the JSON document of a zarr group"
+        ) from err

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import shutil
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import psutil
 import xarray as xr
 
+from surrogates._files import output_lock, output_path
 from surrogates.errors import DataError
 from surrogates.rollout.dask_ import dask_client, run_dask
 from surrogates.rollout.local import run_local
-from surrogates.rollout.memory import parse_bytes, plan_rollout, source_chunks
+from surrogates.rollout.memory import human, parse_bytes, plan_rollout, source_chunks
 from surrogates.rollout.resume import (
     fingerprint_state,
     fingerprint_surrogate,
@@ -32,7 +37,7 @@ from surrogates.rollout.resume import (
     run_record,
 )
 from surrogates.rollout.spec import make_spec
-from surrogates.rollout.store import MemoryStore, ZarrStore
+from surrogates.rollout.store import Layout, MemoryStore, ZarrStore
 from surrogates.rollout.work import Context, Job, make_layout
 from surrogates.training.artifact import PRECISIONS
 
@@ -180,21 +185,27 @@ def rollout(
         "surrogate": fingerprint_surrogate(surrogate),
         "state": fingerprint_state(state, surrogate.task.inputs, spec.axes),
     }
-    path = None if store is None else Path(store)
-    if path is not None and path.exists():
-        if not resume:
-            raise DataError(
-                f"{path}: exists; pass resume=True to continue the rollout stored there, or"
-                " choose a new store"
-            )
-        target, plan = _reopen(path, spec, surrogate, fingerprints, (tile, batch), backend,
-                               precision)  # fmt: skip
-    else:
-        target, plan = _create(path, spec, surrogate, state, fingerprints, (tile, batch), memory,
-                               backend, precision)  # fmt: skip
-    ctx = Context(spec, plan, surrogate.task, surrogate.pad_spec, target, state, precision)
-    _run(ctx, surrogate, backend, scheduler, fingerprints["surrogate"], progress)
+    path = None if store is None else output_path(store, "store")
+    with output_lock(path, "rollout") if path is not None else contextlib.nullcontext():
+        if path is not None and (path.exists() or path.is_symlink()):
+            if not resume:
+                what = "a rollout store" if _is_store(path) else "not a rollout store"
+                raise DataError(
+                    f"{path}: exists ({what}); pass resume=True (--resume) to continue the"
+                    " rollout stored there, or choose a new store"
+                )
+            target, plan = _reopen(path, spec, surrogate, fingerprints, (tile, batch), backend,
+                                   precision)  # fmt: skip
+        else:
+            target, plan = _create(path, spec, surrogate, state, fingerprints, (tile, batch),
+                                   memory, backend, precision)  # fmt: skip
+        ctx = Context(spec, plan, surrogate.task, surrogate.pad_spec, target, state, precision)
+        _run(ctx, surrogate, backend, scheduler, fingerprints["surrogate"], progress)
     return target.result()
+
+
+def _is_store(path: Path) -> bool:
+    return (path / "_rollout" / "manifest.json").is_file()
 
 
 def _reopen(path: Path, spec, surrogate, fingerprints: dict, tiling, backend: str,
@@ -218,11 +229,32 @@ def _create(path: Path | None, spec, surrogate, state, fingerprints: dict, tilin
     )  # fmt: skip
     attrs = _attrs(state, surrogate, spec, plan, path) | {"rollout_precision": precision}
     layout = make_layout(spec, plan, surrogate.task, state, attrs)
+    _check_room(layout, path)
     if path is None:
         return MemoryStore(layout), plan
     opts = options(spec, surrogate, plan.mode, precision)
     manifest = new_manifest(fingerprints, opts, plan, backend)
     return ZarrStore.create(path, layout, manifest, {ARTIFACT: surrogate.save}), plan
+
+
+def _check_room(layout: Layout, path: Path | None) -> None:
+    """Refuse a result that cannot fit: in memory (no store) or on the store's disk."""
+    need = sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize for a in layout.arrays)
+    if path is None:
+        have = psutil.virtual_memory().available
+        if need > have:
+            raise DataError(
+                f"rollout: the result needs {human(need)} in memory, {human(have)} available;"
+                " give store=PATH.zarr to keep it on disk"
+            )
+        return
+    have = shutil.disk_usage(path.parent).free
+    if need > have:
+        raise DataError(
+            f"{path}: the store needs up to {human(need)} (uncompressed fields and scratch),"
+            f" {human(have)} free on its disk; free space, save fewer frames (--every), or"
+            " choose another disk"
+        )
 
 
 def _run(ctx: Context, surrogate: Any, backend: str, scheduler: Any, fp: str, show: bool) -> None:
@@ -291,7 +323,10 @@ def rollout_cli(
             raise DataError(f"{state_path}: --frame given but the state has no time dimension")
         n = state.sizes["time"]
         if not -n <= frame < n:
-            raise DataError(f"{state_path}: --frame {frame} out of range for {n} time frames")
+            raise DataError(
+                f"{state_path}: --frame {frame} out of range for {n} time frames; expected"
+                f" -{n} <= frame < {n}"
+            )
         state = state.isel(time=[frame])
     backend = "dask" if dask_scheduler else "local"
     rollout(surrogate, state, steps=steps, every=every, tile=tile, memory=parse_bytes(memory),

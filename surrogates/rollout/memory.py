@@ -29,7 +29,6 @@ the live memory (about 5% slower forwards here). The benchmark
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from typing import Any
 import psutil
 import torch
 
+from surrogates._bytes import parse_bytes
 from surrogates.errors import DataError, ModelError
 from surrogates.rollout.tiling import TilePlan, plan_tiles
 from surrogates.rollout.trace import Tracer, traced_peak
@@ -57,28 +57,6 @@ WORKSPACE_FACTOR = {"cpu": 1.15, "cuda": 1.3}
 #: Fraction of the available host RAM (CPU) or free GPU memory used when no budget is given.
 DEFAULT_FRACTION = {"cpu": 0.5, "cuda": 0.8}
 MAX_BATCH = 8
-_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-_IUNITS = {"ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
-
-
-def parse_bytes(value: int | float | str | None) -> int | None:
-    """Bytes from ``4000000000``, ``"4GB"``, ``"4 GiB"``, ``"512MB"``, ``"1.5e9"`` (None passes).
-
-    Decimal units (kB, MB, GB, TB) are powers of 1000, binary ones (KiB, MiB, GiB) of 1024.
-    """
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number, scale = float(value), 1
-    else:
-        match = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([kmgt]i?)?b?\s*", str(value).lower())
-        if match is None:
-            raise DataError(f"memory: got {value!r}, expected bytes such as 4GB, 512MiB or 1e9")
-        unit = match.group(2) or ""
-        number, scale = float(match.group(1)), _IUNITS.get(unit) or _UNITS[unit]
-    if not math.isfinite(number) or number <= 0:
-        raise DataError(f"memory: got {value!r}, expected a positive size")
-    return int(number * scale)
 
 
 def human(n: float) -> str:

@@ -30,6 +30,7 @@ from surrogates.rollout.memory import RolloutPlan
 from surrogates.rollout.spec import RunSpec
 from surrogates.rollout.store import FORMAT, FORMAT_VERSION
 from surrogates.rollout.tiling import TilePlan
+from surrogates.training.checkpoint import differences
 
 __all__ = ["fingerprint_surrogate", "fingerprint_state", "new_manifest", "resume_plan"]
 
@@ -123,19 +124,31 @@ def resume_plan(
                 " refusing to resume: use a new store"
             )
     stored = {"precision": "32-true"} | manifest["options"]  # stores from before the option
-    changed = {k: (stored.get(k), v) for k, v in opts.items() if stored.get(k) != v}
+    changed = [d for k, v in opts.items() for d in differences(stored.get(k), v, k)]
     if changed:
-        detail = ", ".join(f"{k}: stored {a!r}, now {b!r}" for k, (a, b) in changed.items())
-        raise DataError(f"{path}: cannot resume with other options ({detail})")
-    tiles = TilePlan.from_dict(manifest["plan"])
+        raise DataError(
+            f"{path}: cannot resume with other options ({'; '.join(changed)}); rerun with the"
+            " stored options, or roll out into a new store"
+        )
+    try:
+        tiles = TilePlan.from_dict(manifest["plan"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(
+            f"{path}: the rollout manifest's 'plan' is damaged ({type(err).__name__}: {err});"
+            " start a new store"
+        ) from None
     if tile is not None:
         wanted = (tile,) * len(tiles.shape) if np.isscalar(tile) else tuple(tile)
         full = [-(-n // tiles.alignment) * tiles.alignment for n in tiles.shape]
         if tuple(min(int(t), f) for t, f in zip(wanted, full, strict=True)) != tiles.tile:
-            raise DataError(f"{path}: the store was planned with tile {tiles.tile}, got {tile!r}")
+            raise DataError(
+                f"{path}: the store was planned with tile {tiles.tile}, got {tile!r}; resume"
+                " with that tile (or none: the stored plan is used)"
+            )
     if batch is not None and batch != manifest["batch"]:
         raise DataError(
-            f"{path}: the store was planned with batch {manifest['batch']}, got {batch}"
+            f"{path}: the store was planned with batch {manifest['batch']}, got {batch}; resume"
+            " with that batch (or none: the stored plan is used)"
         )
     return RolloutPlan(tiles, manifest["mode"], int(manifest["batch"]), int(manifest["budget"]),
                        int(manifest["unit_bytes"]), int(manifest["read_bytes"]))  # fmt: skip

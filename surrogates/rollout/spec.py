@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from surrogates.data.finite import POLICY
 from surrogates.data.window import SPATIAL_DIMS
 from surrogates.errors import DataError
 
@@ -238,11 +239,25 @@ def resolve_params(
                 f" pass params={{{name!r}: value}}"
             )
         if not np.isfinite(value).all():
-            raise DataError(f"rollout: parameter {name!r} has non-finite values")
+            raise _non_finite(name, value, "rollout" if name in given else source, task.lead)
         out[:, :, p] = value
         if task.lead is not None and not np.all(value == value[:, :1]):
             schedule[name] = value.tolist()
     return out, schedule
+
+
+def _non_finite(name: str, value: np.ndarray, where: str, lead: int | None) -> DataError:
+    """Error for a parameter with NaN/Inf, shape (S, K): first sample and step (or time)."""
+    bad = ~np.isfinite(value)
+    sample, k = (int(i) for i in np.argwhere(bad)[0])
+    at = [f"sample {sample}"] * (value.shape[0] > 1)
+    if value.shape[1] > 1:
+        at.append(f"step {k + 1}" if lead is not None else f"time {k}")
+    first = f", first at {', '.join(at)}" if at else ""
+    return DataError(
+        f"{where}: parameter {name!r} has non-finite values ({int(bad.sum())} of"
+        f" {value.size}){first}; {POLICY}"
+    )
 
 
 def _given(name: str, value: Any, s_len: int, k_len: int, lead: int | None) -> np.ndarray:

@@ -39,6 +39,7 @@ import dask.array
 import numpy as np
 import xarray as xr
 
+from surrogates._files import atomic_json
 from surrogates.errors import DataError
 
 __all__ = ["ArraySpec", "Layout", "MemoryStore", "ZarrStore", "read_manifest"]
@@ -159,7 +160,7 @@ class ZarrStore:
             for name, writer in (files or {}).items():
                 writer(tmp / "_rollout" / name)
             order = [a.name for a in layout.arrays if a.group == ""] + list(layout.constants)
-            _atomic_json(tmp / "_rollout" / MANIFEST, {**manifest, "variables": order})
+            atomic_json(tmp / "_rollout" / MANIFEST, {**manifest, "variables": order})
             os.replace(tmp, target)
         finally:
             if tmp.exists():
@@ -210,7 +211,7 @@ class ZarrStore:
 
     def update_manifest(self, **changes: Any) -> dict:
         manifest = {**self.manifest(), **changes}
-        _atomic_json(self.meta_dir / MANIFEST, manifest)
+        atomic_json(self.meta_dir / MANIFEST, manifest)
         return manifest
 
     def drop_work(self) -> None:
@@ -240,21 +241,47 @@ def read_manifest(path: str | os.PathLike) -> dict:
     try:
         manifest = json.loads(file.read_text())
     except FileNotFoundError:
-        raise DataError(f"{path}: not a rollout store (no _rollout/{MANIFEST})") from None
+        raise DataError(
+            f"{path}: not a rollout store (no _rollout/{MANIFEST}); expected a PATH.zarr written"
+            " by surrogates rollout"
+        ) from None
     except (OSError, ValueError) as err:
-        raise DataError(f"{file}: unreadable rollout manifest ({err})") from None
+        raise DataError(
+            f"{file}: unreadable rollout manifest ({err}); expected the JSON object the rollout"
+            " wrote: the store is damaged, start a new one"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise DataError(
+            f"{file}: rollout manifest is a JSON {type(manifest).__name__}, expected an object"
+        )
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise DataError(
             f"{file}: rollout manifest format {manifest.get('format')!r} version"
             f" {manifest.get('format_version')!r}, expected {FORMAT!r} version {FORMAT_VERSION}"
         )
+    for key, kind in _MANIFEST_KEYS.items():
+        if key not in manifest:
+            raise DataError(
+                f"{file}: rollout manifest lacks {key!r} (expected keys: {sorted(_MANIFEST_KEYS)});"
+                " the store is damaged: start a new one"
+            )
+        if not isinstance(manifest[key], kind) or isinstance(manifest[key], bool) != (kind is bool):
+            raise DataError(
+                f"{file}: rollout manifest {key!r} is {manifest[key]!r}, expected"
+                f" {getattr(kind, '__name__', 'a number')}; the store is damaged: start a new one"
+            )
+    missing = {"surrogate", "state"} - set(manifest["fingerprints"])
+    if missing:
+        raise DataError(f"{file}: rollout manifest 'fingerprints' lacks {sorted(missing)}")
     return manifest
 
 
-def _atomic_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+#: Keys every manifest has, and their JSON types.
+_MANIFEST_KEYS = {
+    "fingerprints": dict, "options": dict, "plan": dict, "mode": str, "batch": int,
+    "budget": int, "unit_bytes": int, "read_bytes": int, "steps_done": int, "complete": bool,
+    "runs": list,
+}  # fmt: skip
 
 
 def _template(layout: Layout, group: str) -> xr.Dataset:

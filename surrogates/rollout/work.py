@@ -28,6 +28,7 @@ import torch
 import xarray as xr
 
 from surrogates.data import PadSpec, read_windows
+from surrogates.errors import DataError, ModelError
 from surrogates.rollout.blend import assemble_core, blend_pieces
 from surrogates.rollout.memory import RolloutPlan
 from surrogates.rollout.spec import RunSpec
@@ -53,10 +54,14 @@ class Job:
 
 @dataclass
 class Batch:
-    """Windows of a group, shape (B, C_in, *window), and parameters, shape (B, P)."""
+    """Windows of a group, shape (B, C_in, *window), and parameters, shape (B, P).
+
+    ``job`` is the job they were read for (named when the model's output is not finite).
+    """
 
     x: np.ndarray
     params: np.ndarray | None
+    job: Job | None = None
 
 
 class Context:
@@ -118,26 +123,75 @@ class Context:
         return out
 
     def read(self, job: Job) -> Batch:
-        """Read the input windows (and parameters) of an ``apply`` job."""
+        """Read the input windows (and parameters) of an ``apply`` job.
+
+        Every window is checked for NaN/Inf as it is read (:func:`read_windows`); the
+        :class:`DataError` names the file, variable, sample, time frame and window, and
+        here also the tile and step.
+        """
         windows, rows = [], []
         for item, index in job.units:
             sample, time = self.items[item]
             tile = self.plan.tiles.tile_at(index)
             parts: dict[str, np.ndarray] = {}
             for ds, names, times in self._sources(job.step, time):
-                parts.update(read_windows(ds, names, tile.window_start, tile.window_size,
-                                          self.pad, sample=sample, time=times))  # fmt: skip
+                try:
+                    parts.update(read_windows(ds, names, tile.window_start, tile.window_size,
+                                              self.pad, sample=sample, time=times))  # fmt: skip
+                except DataError as err:
+                    raise DataError(
+                        f"{err} (input window of tile {index}, core {_region(self.spec, tile)},"
+                        f" rollout step {job.step})"
+                    ) from err
             stacked = np.stack([parts[n] for n in self.task.inputs])
             windows.append(stacked.astype(np.float32, copy=False))
             rows.append(self.spec.param_rows(self.items[item], job.step))
         params = np.asarray(rows, dtype=np.float32) if self.task.params else None
-        return Batch(np.stack(windows), params)
+        return Batch(np.stack(windows), params, job)
 
     def compute(self, surrogate: Any, batch: Batch) -> np.ndarray:
-        """Apply the surrogate; returns (B, C_out, *output) float32 on the host."""
+        """Apply the surrogate; returns (B, C_out, *output) float32 on the host.
+
+        Raises
+        ------
+        ModelError
+            If an output that would be written (a core, or a whole window when blending)
+            is NaN or Inf: the inputs were finite (checked when read), so the network
+            diverged; nothing of the batch is written.
+        """
         p = None if batch.params is None else torch.from_numpy(batch.params)
         y = surrogate.apply(torch.from_numpy(batch.x), p, self.precision)
-        return y.detach().to("cpu", torch.float32).numpy()
+        y = y.detach().to("cpu", torch.float32).numpy()
+        if batch.job is not None and not np.isfinite(y).all():
+            self._check_output(batch.job, y)
+        return y
+
+    def _check_output(self, job: Job, y: np.ndarray) -> None:
+        """Raise ModelError on the first unit whose written output is not finite."""
+        for b, (item, index) in enumerate(job.units):
+            tile = self.plan.tiles.tile_at(index)
+            exact = self.plan.mode == "exact"
+            out = y[b][(slice(None), *tile.output_slices)] if exact else y[b]
+            for c, name in enumerate(self.task.targets):
+                bad = ~np.isfinite(out[c])
+                if not bad.any():
+                    continue
+                first = np.unravel_index(int(np.argmax(bad)), bad.shape)
+                origin = [a for a, _ in tile.core] if exact else tile.window_start
+                cell = _cell(self.spec, [o + int(i) for o, i in zip(origin, first, strict=True)])
+                sample, time = self.items[item]
+                where = ", ".join(
+                    f"{k} {v}" for k, v in (("sample", sample), ("time", time)) if v is not None
+                )
+                hint = "" if self.precision == "32-true" else ", or precision '32-true'"
+                raise ModelError(
+                    f"rollout step {job.step}: the surrogate's output {name!r} has"
+                    f" {int(bad.sum())} non-finite value(s) ({_kinds(out[c])})"
+                    f"{f' for {where}' if where else ''} in tile {index} (core"
+                    f" {_region(self.spec, tile)}), first at {cell}, from finite inputs: the"
+                    f" network diverged (precision {self.precision!r}); check that the state"
+                    f" lies in the range of the training data, or try fewer steps{hint}"
+                )
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -209,6 +263,23 @@ class Context:
             elif not sample:  # shared by every sample: written once
                 region.pop("sample", None)
                 self.store.write("", region, {name: core[index[name]]})
+
+
+def _region(spec: RunSpec, tile: Tile) -> str:
+    """``"x 0:16, y 16:32"``: the domain cells a tile's output fills."""
+    return ", ".join(f"{a} {lo}:{hi}" for a, (lo, hi) in zip(spec.axes, tile.core, strict=True))
+
+
+def _cell(spec: RunSpec, index: list[int]) -> str:
+    """``"x=3, y=17"``: a domain cell (periodic axes wrapped)."""
+    wrapped = [i % n if p else i for i, n, p in zip(index, spec.shape, spec.periodic, strict=True)]
+    return ", ".join(f"{a}={i}" for a, i in zip(spec.axes, wrapped, strict=True))
+
+
+def _kinds(values: np.ndarray) -> str:
+    """``"3 NaN, 1 +Inf"``."""
+    counts = (np.isnan(values).sum(), np.isposinf(values).sum(), np.isneginf(values).sum())
+    return ", ".join(f"{n} {k}" for n, k in zip(counts, ("NaN", "+Inf", "-Inf"), strict=True) if n)
 
 
 def _one(i: int) -> slice:

@@ -39,7 +39,7 @@ from surrogates.solvers.ns.spectral import (
     to_spectral,
 )
 from surrogates.solvers.ns.stepping import RK4_CFL_LIMIT, Schedule, System, integrate, pressure
-from surrogates.solvers.registry import SolverSpec, register
+from surrogates.solvers.registry import Footprint, SolverSpec, register
 
 __all__ = [
     "Config",
@@ -439,4 +439,31 @@ def _run(
     return _dataset(config, seed, recorder, times, steps)
 
 
-register(SolverSpec(name="navier-stokes", config=Config, simulate=simulate))
+# Working memory of one run per grid cell, besides the saved frames. Measured as the
+# growth of the resident set's high-water mark (VmHWM after resetting it through
+# /proc/self/clear_refs) over a warmed-up process, Taylor-Green, 2 frames unless noted:
+#   n=64: 110 MB, n=96: 375 MB, n=128: 758 MB (frames 6, 21, 50 MB): 400, 400, 337 B/cell
+#   n=96, 21 frames: 576 MB (223 MB of frames; float64 frames: 787 MB, 446 MB of frames)
+#   n=96: pressure 379 MB, random forced field 379 MB, phase-shift dealiasing 432 MB,
+#   compute_dtype float32 312 MB
+# hence 400 B/cell (uk, RK4 stages, u, omega and their products, float64), 330 with
+# float32 arithmetic, 15% more for phase-shift dealiasing (the shifted grid's products).
+_WORK_BYTES_PER_CELL = {"float64": 400, "float32": 330}
+_PHASE_SHIFT_FACTOR = 1.15
+
+
+def _footprint(config: Config) -> Footprint:
+    """Memory and output size of one realisation of ``config`` (arithmetic only)."""
+    cells = config.n**3
+    # the count of output_times(config), without building the array
+    frames = math.floor((config.t_end - config.spinup) / config.save_every + 1e-9) + 1
+    fields = 4 if config.pressure else 3
+    output = frames * (fields * cells * np.dtype(config.dtype).itemsize + 4 * 8 + 8)
+    work = _WORK_BYTES_PER_CELL[config.compute_dtype] * cells
+    if config.dealiasing == "phase-shift":
+        work = int(work * _PHASE_SHIFT_FACTOR)
+    drivers = ("n",) if work >= output else ("t_end", "save_every", "n")
+    return Footprint(memory=work + output, output=output, drivers=drivers)
+
+
+register(SolverSpec(name="navier-stokes", config=Config, simulate=simulate, estimate=_footprint))

@@ -37,8 +37,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from surrogates._files import check_output, output_lock, output_path
 from surrogates.errors import DataError
-from surrogates.solvers import registry
+from surrogates.solvers import budget, registry
 
 __all__ = ["Recipe", "load_recipe", "sample_configs", "run_recipe", "parse_value"]
 
@@ -257,19 +258,31 @@ def _part_path(parts: Path, i: int) -> Path:
     return parts / f"sample-{i:05d}.nc"
 
 
+def _parts_fingerprint(stamp: Path) -> str | None:
+    """The fingerprint stamped on a parts folder, or None when it is not ours."""
+    try:
+        return json.loads(stamp.read_text()).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _prepare_parts(recipe: Recipe, parts: Path, resume: bool) -> None:
     stamp = parts / "recipe.json"
-    if parts.exists():
-        same = stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == (
-            recipe.fingerprint
-        )
-        if resume and not same:
+    if parts.exists() or parts.is_symlink():
+        found = _parts_fingerprint(stamp) if parts.is_dir() and not parts.is_symlink() else None
+        if found is None:
             raise DataError(
-                f"{parts}: partial output from a different recipe; remove it or run without resume"
+                f"{parts}: exists and is not the partial output of a recipe (no readable"
+                " recipe.json); refusing to remove it: move it or choose another --out"
+            )
+        if resume and found != recipe.fingerprint:
+            raise DataError(
+                f"{parts}: partial output of a different recipe (fingerprint {found}, this"
+                f" recipe {recipe.fingerprint}); pass --restart (resume=False) to discard it"
             )
         if not resume:
             shutil.rmtree(parts)
-    parts.mkdir(parents=True, exist_ok=True)
+    parts.mkdir(exist_ok=True)
     stamp.write_text(json.dumps({"fingerprint": recipe.fingerprint, **recipe.to_dict()}))
 
 
@@ -278,7 +291,9 @@ def run_recipe(
     out: str | Path,
     *,
     resume: bool = True,
+    overwrite: bool = False,
     progress: Callable[[int, int, int], None] | None = None,
+    memory: int | str | None = None,
 ) -> Path:
     """Run every realisation of ``recipe`` and write the dataset to ``out``.
 
@@ -291,18 +306,51 @@ def run_recipe(
     resume : bool
         Reuse realisations already finished in ``OUT.parts/`` by an interrupted run of
         the same recipe.
+    overwrite : bool
+        Replace a finished earlier output at ``out`` (a canonical netCDF file or zarr
+        store). Any other existing path is refused before a realisation is run.
     progress : callable, optional
         ``progress(sample, done, total)`` called as each realisation advances.
+    memory : int or str, optional
+        Memory budget (bytes, ``"4GB"``); default the available RAM. A recipe whose
+        estimated memory or disk does not fit is refused before anything is allocated
+        (:func:`surrogates.solvers.budget.check_recipe_budget`).
 
     Returns
     -------
     Path
         The written output.
     """
+    budget.check_recipe_budget(recipe, out, memory)
+    spec = registry.get(recipe.solver)
+    out = output_path(out)
+    with output_lock(out, f"surrogates generate {recipe.source}"):
+        _check_target(spec, recipe, out, overwrite)
+        return _run_locked(spec, recipe, out, resume, progress)
+
+
+def _check_target(spec: registry.SolverSpec, recipe: Recipe, out: Path, overwrite: bool) -> None:
     from surrogates import io
 
-    spec = registry.get(recipe.solver)
-    out = Path(out)
+    fmt = recipe.format
+    if fmt not in _BASE_FORMATS and spec.outputs is not None:
+        for path, is_ours in spec.outputs(out, recipe.samples, fmt):
+            check_output(path, overwrite=overwrite, is_ours=is_ours,
+                         what=f"a {fmt} output (a snapshot)")  # fmt: skip
+    elif fmt == "netcdf":
+        check_output(out, overwrite=overwrite, is_ours=io.is_canonical_netcdf,
+                     what="a canonical netCDF file")  # fmt: skip
+    elif fmt == "zarr":
+        check_output(out, overwrite=overwrite, is_ours=io.is_canonical_zarr,
+                     what="a canonical zarr store")  # fmt: skip
+    elif not out.parent.is_dir():
+        raise DataError(f"{out}: parent directory {out.parent} does not exist")
+
+
+def _run_locked(spec: registry.SolverSpec, recipe: Recipe, out: Path, resume: bool,
+                progress: Callable[[int, int, int], None] | None) -> Path:  # fmt: skip
+    from surrogates import io
+
     parts = out.with_name(out.name + ".parts")
     _prepare_parts(recipe, parts, resume)
     for i, (config, seed) in enumerate(sample_configs(recipe)):
@@ -322,7 +370,7 @@ def run_recipe(
             raise DataError(f"{recipe.source}: realisations do not share one grid: {err}") from None
         ds = ds.assign_coords(sample=np.arange(recipe.samples))
         ds.attrs["seed"] = recipe.seed
-        _write(spec, ds, out, recipe.format)
+        _write(spec, ds, out, recipe.format, overwrite=True)  # checked before the run
     finally:
         for s in samples:
             s.close()
@@ -336,13 +384,13 @@ def _bind(progress: Callable[[int, int, int], None] | None, i: int):
     return lambda done, total: progress(i, done, total)
 
 
-def _write(spec: registry.SolverSpec, ds: xr.Dataset, out: Path, fmt: str) -> None:
+def _write(spec: registry.SolverSpec, ds: xr.Dataset, out: Path, fmt: str, overwrite: bool) -> None:
     from surrogates import io
 
     if fmt == "netcdf":
-        io.to_netcdf(ds, out)
+        io.to_netcdf(ds, out, overwrite=overwrite)
     elif fmt == "zarr":
-        io.to_zarr(ds, out)
+        io.to_zarr(ds, out, overwrite=overwrite)
     else:
         assert spec.write is not None, f"solver {spec.name} lists format {fmt} without a writer"
         spec.write(ds, out, fmt)

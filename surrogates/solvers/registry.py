@@ -1,8 +1,10 @@
 """Registry of reference solvers that dataset recipes can run.
 
 Each solver module registers a :class:`SolverSpec`: a frozen config dataclass (whose
-fields are the keys a recipe's ``[params]`` table may set) and a ``simulate`` function
-that produces one realisation as a canonical dataset (no ``sample`` dimension).
+fields are the keys a recipe's ``[params]`` table may set), a ``simulate`` function
+that produces one realisation as a canonical dataset (no ``sample`` dimension) and,
+optionally, an ``estimate`` of what one realisation costs (a :class:`Footprint`), which
+:mod:`.budget` checks before a recipe allocates anything.
 """
 
 from __future__ import annotations
@@ -15,13 +17,32 @@ from typing import Any, Protocol
 
 import xarray as xr
 
-__all__ = ["SolverSpec", "Progress", "register", "get", "names"]
+__all__ = ["Footprint", "SolverSpec", "Progress", "register", "get", "names"]
 
 
 class Progress(Protocol):
     """What a solver may call to report progress: ``progress(done, total)``."""
 
     def __call__(self, done: int, total: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What one realisation costs, estimated from its config alone (nothing allocated).
+
+    Attributes
+    ----------
+    memory : int
+        Peak bytes that ``simulate`` allocates (its intermediates and the returned dataset).
+    output : int
+        Bytes of the returned dataset's variables: the size of its netCDF part file.
+    drivers : tuple of str
+        Config fields that set these sizes, named in messages (``("n", "mesh_factor")``).
+    """
+
+    memory: int
+    output: int
+    drivers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,13 @@ class SolverSpec:
         Output formats the solver supports besides ``netcdf`` and ``zarr`` (e.g. ``gadget``).
     write : callable, optional
         ``write(dataset, path, format)`` for the extra formats.
+    estimate : callable, optional
+        ``estimate(config) -> Footprint``: arithmetic on the config only (it must not
+        allocate the arrays it estimates); without it a recipe's size is not checked.
+    outputs : callable, optional
+        ``outputs(path, samples, format) -> [(file, is_ours)]``: the files ``write``
+        will create for ``samples`` realisations, each with a test that an existing one
+        is an earlier output (checked before a recipe runs, so nothing else is replaced).
     """
 
     name: str
@@ -49,6 +77,8 @@ class SolverSpec:
     simulate: Callable[..., xr.Dataset]
     formats: tuple[str, ...] = ()
     write: Callable[..., Any] | None = None
+    estimate: Callable[[Any], Footprint] | None = None
+    outputs: Callable[..., list] | None = None
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):

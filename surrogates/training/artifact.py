@@ -33,6 +33,7 @@ from surrogates.data import Normalizer, PadSpec, Task
 from surrogates.errors import DataError, ModelError
 from surrogates.models import SurrogateModel, build
 from surrogates.training.checkpoint import atomic_torch_save
+from surrogates.training.device import check_device
 from surrogates.training.geometry import trim
 from surrogates.training.metadata import GridInfo, SurrogateMetadata
 from surrogates.training.scaling import Scaling
@@ -126,7 +127,11 @@ class Surrogate:
         )
 
     def to(self, device: str | torch.device) -> Surrogate:
-        """Move the network (and statistics) to ``device``; returns self."""
+        """Move the network (and statistics) to ``device``; returns self.
+
+        Raises :class:`~surrogates.ModelError` for a device this machine does not have.
+        """
+        device = check_device(device)
         if self._layout is not None:  # the channels-last weights are a CPU choice
             _set_layout(self.model, torch.contiguous_format)
             self._layout = None
@@ -260,7 +265,8 @@ def _set_layout(
 
 def _read(path: Path) -> dict:
     if not path.is_file():
-        raise ModelError(f"{path}: no such surrogate file")
+        found = "not a regular file" if path.exists() else "no such file"
+        raise ModelError(f"{path}: {found}; expected a surrogate artifact (surrogate.pt)")
     with open(path, "rb") as f:
         head = f.read(4)
     if head != _ZIP_MAGIC:
@@ -278,7 +284,8 @@ def _read(path: Path) -> dict:
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError) as err:
         raise ModelError(
             f"{path}: truncated or corrupt surrogate file ({type(err).__name__}: "
-            f"{str(err).strip().splitlines()[0] if str(err).strip() else 'no detail'})"
+            f"{str(err).strip().splitlines()[0] if str(err).strip() else 'no detail'}); expected"
+            " the complete zip archive Surrogate.save writes (re-copy it, or retrain)"
         ) from None
 
 
@@ -298,7 +305,10 @@ def _check_format(obj: object, path: Path) -> None:
             f" pde-surrogates reads version {FORMAT_VERSION} ({hint})"
         )
     if not isinstance(obj.get("metadata"), str) or not isinstance(obj.get("state_dict"), dict):
-        raise ModelError(f"{path}: corrupt surrogate file (metadata or state_dict missing)")
+        raise ModelError(
+            f"{path}: corrupt surrogate file (metadata or state_dict missing); expected the"
+            " 'format', 'metadata' and 'state_dict' entries Surrogate.save writes"
+        )
 
 
 def load(path: str | os.PathLike, device: str | torch.device | None = None) -> Surrogate:

@@ -79,7 +79,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelError(f"{path}: cannot read the training checkpoint ({first})") from None
+        raise ModelError(
+            f"{path}: cannot read the training checkpoint ({first}); expected a complete"
+            " Lightning checkpoint written by surrogates.fit (last.ckpt, best.ckpt)"
+        ) from None
 
 
 def run_metadata(checkpoint: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
@@ -89,17 +92,42 @@ def run_metadata(checkpoint: dict[str, Any], path: str | os.PathLike) -> dict[st
         raise ModelError(
             f"{path}: not a pde-surrogates training checkpoint (no {META_KEY!r} entry)"
         )
-    return json.loads(text)
+    try:
+        meta = json.loads(text)
+    except ValueError as err:
+        raise ModelError(
+            f"{path}: the checkpoint's run description ({META_KEY!r}) is not valid JSON"
+            f" ({err}); expected the JSON object written by surrogates.fit: start a new run"
+        ) from None
+    if not isinstance(meta, dict):
+        raise ModelError(
+            f"{path}: the checkpoint's run description ({META_KEY!r}) is a"
+            f" {type(meta).__name__}, expected a JSON object"
+        )
+    return meta
+
+
+def differences(stored: Any, current: Any, prefix: str) -> list[str]:
+    """``"key.sub: stored A, now B"`` for each leaf that differs between two JSON values."""
+    if isinstance(stored, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(stored) | set(current), key=str):
+            out += differences(stored.get(key), current.get(key), f"{prefix}.{key}")
+        return out
+    if stored != current:
+        return [f"{prefix}: stored {stored!r}, now {current!r}"]
+    return []
 
 
 def check_compatible(stored: dict[str, Any], current: dict[str, Any], path: str) -> None:
     """Raise ModelError naming the settings that differ between a checkpoint and this run."""
-    differ = [k for k in RESUME_KEYS if k in current and stored.get(k) != current[k]]
-    if differ:
-        details = "; ".join(
-            f"{k}: checkpoint {stored.get(k)!r}, now {current[k]!r}" for k in differ
+    details = [d for k in RESUME_KEYS if k in current
+               for d in differences(stored.get(k), current[k], k)]  # fmt: skip
+    if details:
+        raise ModelError(
+            f"cannot resume from {path}: the run's settings changed ({'; '.join(details)});"
+            " resume with the original settings, or start a new run in another out_dir"
         )
-        raise ModelError(f"cannot resume from {path}: the run's settings changed ({details})")
 
 
 def model_state(checkpoint: dict[str, Any], prefix: str = "model.") -> dict[str, torch.Tensor]:

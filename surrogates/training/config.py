@@ -336,9 +336,15 @@ def load_config(
         Unreadable TOML, unknown sections or keys (with the allowed ones), invalid values.
     """
     source = str(path)
+    if not Path(path).is_file():  # also refuses a FIFO, which would block the read
+        found = "not a regular file" if Path(path).exists() else "not found"
+        raise ModelError(
+            f"{source}: run configuration {found}; expected a TOML file such as"
+            " cli/train-cosmology.toml"
+        )
     try:
         table = tomllib.loads(Path(path).read_text())
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ModelError(f"{source}: invalid TOML: {err}") from None
     table = apply_overrides(table, overrides)
     unknown = set(table) - set(SECTIONS)

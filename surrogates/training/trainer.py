@@ -15,6 +15,10 @@ also saved as ``out_dir/surrogate.pt`` beside ``out_dir/fit_config.json``.
 
 Under DDP every rank runs this function; ranks draw different crops, gradients are
 averaged, and only global rank 0 writes the artifact.
+
+NaN/Inf in the data raise :class:`~surrogates.DataError` where they are first read: the
+statistics pass over the training split, else the first crop (training or validation)
+holding one, naming file, variable, sample, time and cells (README "Non-finite values").
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from surrogates.training.checkpoint import (
     run_metadata,
 )
 from surrogates.training.config import FitConfig, load_config
+from surrogates.training.device import check_device
 from surrogates.training.geometry import UnrollPlan, plan_unroll, trim
 from surrogates.training.loaders import train_loader, val_loader
 from surrogates.training.losses import Loss
@@ -179,6 +184,8 @@ def _trainer(cfg: FitConfig, ckpt_dir: Path | None, validate: bool) -> lightning
         else:
             rank_zero_info("logs: CSV only (install the `tensorboard` package for TensorBoard)")
     interval, per_epoch = _validation_interval(cfg, validate)
+    if cfg.accelerator in ("gpu", "cuda"):
+        check_device("cuda", "accelerator")  # a ModelError, not Lightning's exception
     return lightning.Trainer(
         accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
         strategy=cfg.strategy, precision=_precision(cfg),

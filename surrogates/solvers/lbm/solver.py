@@ -25,7 +25,7 @@ from surrogates.solvers.lbm.forces import boundary_links, coefficients, momentum
 from surrogates.solvers.lbm.kernels import open_face, sponge, stream_collide
 from surrogates.solvers.lbm.lattice import get_lattice
 from surrogates.solvers.lbm.units import LatticeUnits, relaxation_rates
-from surrogates.solvers.registry import SolverSpec, register
+from surrogates.solvers.registry import Footprint, SolverSpec, register
 
 __all__ = ["Simulation", "simulate", "make_obstacles", "lattice_units"]
 
@@ -357,4 +357,31 @@ def _steady(config: Config, previous, u, coeffs) -> bool:
     return du < config.steady_tol and dc < config.steady_tol
 
 
-register(SolverSpec(name="lbm", config=Config, simulate=simulate))
+# Working memory of one run per cell, besides the saved frames: 32 B per population
+# (the populations f and the streaming buffer, the float64 equilibrium of the initial
+# state and the float64 copy that moments are taken from) plus 8 B per moment. Measured
+# as the growth of the resident set's high-water mark (VmHWM after resetting it through
+# /proc/self/clear_refs) over a warmed-up process, 3 frames unless noted:
+#   D2Q9 cylinder 880x164: 48 MB (331 B/cell), 1760x328: 188 MB (326 B/cell, 40 of frames)
+#   D3Q19 random obstacles 64x32x32: 40 MB (608 B/cell), 96x48x48: 140 MB (632),
+#   128x64x64: 338 MB (645, 52 of frames); 96x48x48 with 21 frames: 192 MB (75 of frames)
+#   compute_dtype float32: the same (1760x328: 191 MB, 128x64x64: 346 MB): the peak is
+#   the float64 initialisation, not the stepping
+# so 32 q + 8 (d + 1) B/cell: 312 (D2Q9), 640 (D3Q19).
+_BYTES_PER_POPULATION = 32
+
+
+def _footprint(config: Config) -> Footprint:
+    """Memory and output size of one realisation of ``config`` (arithmetic only)."""
+    cells = math.prod(config.shape)
+    q = get_lattice(config.lattice).q
+    itemsize = np.dtype(config.dtype).itemsize
+    frames = config.frame_count()  # an upper bound with steady_tol
+    forces = frames * 8 * config.dim * (config.obstacle_count + 1)
+    output = frames * (config.dim + 1) * cells * itemsize + cells * itemsize + forces
+    work = (_BYTES_PER_POPULATION * q + 8 * (config.dim + 1)) * cells
+    drivers = ("shape",) if work >= output else ("t_end", "save_every", "shape")
+    return Footprint(memory=work + output, output=output, drivers=drivers)
+
+
+register(SolverSpec(name="lbm", config=Config, simulate=simulate, estimate=_footprint))

@@ -135,7 +135,10 @@ def read_power_table(path: str | Path) -> LinearPower:
     try:
         data = np.loadtxt(path, comments="#", ndmin=2)
     except (OSError, ValueError) as err:
-        raise DataError(f"{path}: cannot read power spectrum table: {err}") from None
+        raise DataError(
+            f"{path}: cannot read power spectrum table: {err}; expected two whitespace-separated"
+            " columns, k [h/Mpc] and P(k) [(Mpc/h)^3]"
+        ) from None
     if data.shape[1] != 2 or data.shape[0] < 2:
         raise DataError(f"{path}: expected two columns k [h/Mpc], P [(Mpc/h)^3], got {data.shape}")
     k, p = data[:, 0], data[:, 1]

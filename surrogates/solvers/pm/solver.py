@@ -29,7 +29,7 @@ from surrogates.solvers.pm import ic
 from surrogates.solvers.pm.cosmology import Background
 from surrogates.solvers.pm.linear import LinearPower, eisenstein_hu_power, read_power_table
 from surrogates.solvers.pm.nbody import ForceMesh, leapfrog, time_stages
-from surrogates.solvers.registry import SolverSpec, register
+from surrogates.solvers.registry import Footprint, SolverSpec, register
 
 __all__ = ["Config", "run", "simulate", "write", "linear_power", "lpt_fields", "RHO_CRIT"]
 
@@ -259,16 +259,33 @@ def write(dataset: xr.Dataset, path: str | Path, format: str) -> list[Path]:
         raise DataError(f"pm solver: cannot write format {format!r}; supported: ['gadget']")
     from surrogates.io.gadget import write_snapshot
 
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix in (".hdf5", ".h5") else path
     many = "sample" in dataset.dims
     written = []
-    for i in range(dataset.sizes["sample"] if many else 1):
+    targets = _snapshot_paths(path, dataset.sizes["sample"] if many else None)
+    for i, target in enumerate(targets):
         ds = dataset.isel(sample=i) if many else dataset
-        target = Path(f"{stem}_{i:05d}.hdf5") if many else Path(f"{stem}.hdf5")
         write_snapshot(target, *_particles(ds), **_header(ds))
         written.append(target)
     return written
+
+
+def _snapshot_paths(path: str | Path, samples: int | None) -> list[Path]:
+    """``STEM.hdf5`` for one sample (``samples=None``), else ``STEM_{i:05d}.hdf5``."""
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".hdf5", ".h5") else path
+    if samples is None:
+        return [Path(f"{stem}.hdf5")]
+    return [Path(f"{stem}_{i:05d}.hdf5") for i in range(samples)]
+
+
+def _outputs(path: str | Path, samples: int, format: str) -> list[tuple[Path, Callable]]:
+    """The snapshot files a recipe of ``samples`` realisations writes (registry hook)."""
+    from surrogates.io import gadget
+
+    def is_snapshot(p: Path) -> bool:
+        return gadget.sniff(p) is None
+
+    return [(p, is_snapshot) for p in _snapshot_paths(path, samples)]
 
 
 def _particles(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -294,4 +311,31 @@ def _header(ds: xr.Dataset) -> dict:
     }
 
 
-register(SolverSpec(name="pm", config=Config, simulate=simulate, formats=("gadget",), write=write))
+# Peak memory of one realisation: per particle and per force-mesh cell. Measured as the
+# growth of the resident set's high-water mark (VmHWM after resetting it through
+# /proc/self/clear_refs) over a warmed-up process, steps=2, 2 numba threads:
+#   n=64:  mesh_factor 1: 75 MB (287 B/particle), 2: 173 MB (661 B/particle)
+#   n=96:  mesh_factor 1: 255 MB (288),           2: 552 MB (623)
+#   n=128: mesh_factor 1: 587 MB (280),           2: 1205 MB (574)
+# Fit: 240 B/particle (positions, momenta, forces, q, Ψ1, Ψ2, the float32 outputs) plus
+# 48 B/mesh cell (the potential on the rfft grid, 3 force components, FFT temporaries).
+# With 16 numba threads the per-thread CIC buffers add little (n=128, factor 1: 675 MB,
+# factor 2 at n=96: 555 MB): each thread only touches its own slab of the mesh.
+_BYTES_PER_PARTICLE = 240
+_BYTES_PER_MESH_CELL = 48
+_OUTPUT_VARIABLES = 13  # disp_za, disp_2lpt, disp, vel (x, y, z each) and delta
+
+
+def _footprint(config: Config) -> Footprint:
+    """Memory and output size of one realisation of ``config`` (arithmetic only)."""
+    particles = config.n**3
+    cells = (config.n * config.mesh_factor) ** 3
+    itemsize = np.dtype(config.dtype).itemsize
+    output = _OUTPUT_VARIABLES * itemsize * particles + 3 * 8 * config.n
+    memory = _BYTES_PER_PARTICLE * particles + _BYTES_PER_MESH_CELL * cells
+    memory += _OUTPUT_VARIABLES * (itemsize - 4) * particles  # float64 outputs
+    return Footprint(memory=memory, output=output, drivers=("n", "mesh_factor"))
+
+
+register(SolverSpec(name="pm", config=Config, simulate=simulate, formats=("gadget",), write=write,
+                    estimate=_footprint, outputs=_outputs))  # fmt: skip
