@@ -289,6 +289,28 @@ def test_corrupt_and_missing_zarr_chunks(tmp_path, capsys):
     assert np.isnan(sparse["density"].values).sum() == 8 * 8
 
 
+def test_corrupt_gadget_snapshot_chunk(tmp_path):
+    from surrogates.io import gadget
+
+    n = 8
+    q = (np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5) * 8.0
+    (path,) = gadget.write_snapshot(tmp_path / "snap", q.astype(np.float32), np.zeros_like(q),
+                                    np.arange(n**3), box_size=64.0, mass=1.0, time=1.0,
+                                    redshift=0.0, omega0=0.3, omega_lambda=0.7,
+                                    hubble_param=0.7)  # fmt: skip
+    with h5py.File(path, "r+") as f:
+        pos = f["PartType1/Coordinates"][...]
+        attrs = dict(f["PartType1/Coordinates"].attrs)
+        del f["PartType1/Coordinates"]
+        dset = f.create_dataset("PartType1/Coordinates", data=pos, chunks=(64, 3),
+                                compression="gzip")  # fmt: skip
+        dset.attrs.update(attrs)
+    _corrupt_hdf5_chunk(path, "PartType1/Coordinates")
+    with pytest.raises(DataError, match=r"snap\.hdf5: cannot read PartType1/Coordinates .*expected"
+                                        " a complete snapshot"):  # fmt: skip
+        open_dataset(path).load()
+
+
 # ---------------------------------------------------------------- non-regular files
 
 
