@@ -20,12 +20,14 @@ import statistics
 import time
 
 from surrogates.ops.fft import fft_workers
-from surrogates.solvers.navier_stokes import (
+from surrogates.solvers.ns import (
+    Grid,
+    System,
     dissipation_peak,
     simulate_diagnostics,
+    taylor_green,
     taylor_green_1600,
 )
-from surrogates.solvers.ns import Grid, System, taylor_green
 
 REFERENCE_PEAK = 1.286e-2  # van Rees et al. 2011, spectral DNS, eps_max = -dE/dt
 REFERENCE_TIME = 8.97

@@ -697,17 +697,11 @@ TURBULENCE = [
         VELOCITY = ["u_x", "u_y", "u_z"]
 
 
-        def coarse_grain(dns, factor=FACTOR):
-            coarse = dns.drop_vars(["kinetic_energy", "dissipation", "enstrophy"])
-            coarse = coarse.coarsen(x=factor, y=factor, z=factor).mean().compute()
-            for v in VELOCITY:
-                coarse[v].attrs = dict(dns[v].attrs)
-            coarse.attrs["source"] = f"{dns.attrs['source']} (box filter {factor}^3, subsampled)"
-            return coarse
+        from surrogates.data import coarse_grain
 
-
-        train = coarse_grain(dns_train)
-        truth = coarse_grain(dns_large)
+        DERIVED = ["kinetic_energy", "dissipation", "enstrophy"]  # fine-grid diagnostics
+        train = coarse_grain(dns_train, FACTOR, drop=DERIVED)
+        truth = coarse_grain(dns_large, FACTOR, drop=DERIVED)
         energy = lambda ds: float(sum((ds[v] ** 2).mean() for v in VELOCITY) / 2)  # noqa: E731
         print(f"coarse training grid {dict(train.sizes)}")
         print(f"kinetic energy kept by the filter: {energy(train) / energy(dns_train):.1%}")

@@ -113,6 +113,62 @@ def write_pdebench_seeds(
     return data
 
 
+def write_pdebench_ns_incomp(
+    path: pathlib.Path,
+    *,
+    n: int = 2,
+    t: int = 3,
+    sizes: tuple[int, int] = (8, 6),
+    seed: int = 0,
+    config: dict | None = None,
+) -> dict[str, np.ndarray]:
+    """PDEBench 2D incompressible Navier-Stokes file as ``data_io.h5_for`` lays it out.
+
+    ``velocity`` [N, T, X, Y, 2], ``particles`` [N, T, X, Y, 1], ``force`` [N, X, Y, 2] and
+    ``t`` [N, T], float32, chunked one frame per chunk with lzf + shuffle; root attributes
+    ``config`` (the run's YAML, block style as OmegaConf writes it; ``config={}`` leaves
+    it out) and ``latestIndex`` = T - 1. Frame k is at t = k * frame_int * DT, as
+    ``sim_ns_incomp_2d`` stores it. Returns the arrays written.
+    """
+    import yaml  # a dependency of dask
+
+    rng = np.random.default_rng(seed)
+    grid = tuple(sizes)
+    run = {
+        "sim_name": "ns_sim_2d",
+        "domain_size": [1, 1],
+        "grid_size": list(grid),
+        "particle_extrapolation": "BOUNDARY",
+        "velocity_extrapolation": "ZERO",
+        "NU": 0.01,
+        "force_extrapolation": "ZERO",
+        "seed": seed,
+        "n_steps": 100 * t,
+        "DT": 5e-05,
+        "frame_int": 100,
+        "n_batch": n,
+    }
+    run = run if config is None else config
+    dt = 100 * 5e-05 if config is None else config.get("frame_int", 1) * config.get("DT", 1.0)
+    arrays = {
+        "velocity": rng.normal(size=(n, t, *grid, 2)).astype(np.float32),
+        "particles": rng.random((n, t, *grid, 1), dtype=np.float32),
+        "force": rng.normal(size=(n, *grid, 2)).astype(np.float32),
+        "t": np.broadcast_to(np.arange(t) * dt, (n, t)).astype(np.float32),
+    }
+    with h5py.File(path, "w") as f:
+        if run:
+            f.attrs["config"] = yaml.safe_dump(run, default_flow_style=False, sort_keys=False)
+        f.attrs["latestIndex"] = t - 1
+        for name, values in arrays.items():
+            chunks = (1, 1, *values.shape[2:])  # h5_for: one (sample, frame) per chunk
+            dset = f.require_dataset(
+                name, values.shape, "float32", compression="lzf", chunks=chunks, shuffle=True
+            )
+            dset[...] = values
+    return arrays
+
+
 def _flags(dset: h5py.Dataset, sample: bool, time: bool, dim_varying=None) -> None:
     dset.attrs["sample_varying"] = sample
     dset.attrs["time_varying"] = time

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from test_training_fixtures import lead_dataset, map_dataset, one_thread  # noqa: F401
+from test_training_fixtures import lead_dataset, map_dataset
 
 from surrogates.data import Normalizer, PadSpec, Split, Task
 from surrogates.errors import DataError, ModelError
@@ -32,8 +32,7 @@ def _surrogate(net, task, ds, norm=None, res=None, pad_spec=PERIODIC) -> Surroga
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Surrogate:
-    torch.set_num_threads(1)
+def trained(tmp_path_factory, one_thread_module) -> Surrogate:
     task = Task(["a"], ["b"], params=["omega"])
     return fit(map_dataset(2), task, "vnet", crop=8, batch_size=2, max_steps=3, val_fraction=0,
                progress=False, model_config={"width": 4, "levels": 1})  # fmt: skip

@@ -10,7 +10,7 @@ import xarray as xr
 
 from surrogates.compare import compare, density_field
 from surrogates.errors import DataError
-from surrogates.solvers.pm.solver import RHO_CRIT
+from surrogates.ops.constants import RHO_CRIT
 
 AXES = ("x", "y", "z")
 

@@ -1,4 +1,5 @@
-"""PDEBench layouts (CFD, single-field, multi-seed) in 1D, 2D and 3D."""
+"""PDEBench layouts (CFD, single-field, multi-seed) in 1D, 2D and 3D, and the 2D
+incompressible Navier-Stokes layout of PDEBench's ``data_io.h5_for``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from io_fixtures import (
     AXES,
     centres,
     write_pdebench_cfd,
+    write_pdebench_ns_incomp,
     write_pdebench_seeds,
     write_pdebench_tensor,
 )
@@ -159,3 +161,100 @@ def test_non_finite_value_in_file_is_reported_with_sample_and_time(tmp_path):
     )
     with pytest.raises(DataError, match=message):
         check_finite(ds)
+
+
+# ----------------------------------------------------------------------------- incompressible NS
+
+
+def test_incompressible_navier_stokes_file(tmp_path):
+    path = tmp_path / "ns_incom_inhom_2d_512-0.h5"
+    truth = write_pdebench_ns_incomp(path, n=2, t=3, sizes=(8, 6))
+    ds = open_dataset(path)
+    assert ds.attrs["source_format"] == "pdebench"
+    assert sorted(ds.data_vars) == sorted(
+        ["velocity_x", "velocity_y", "particles", "force_x", "force_y", "NU"]
+    )
+    assert ds["velocity_x"].dims == ("sample", "time", "x", "y")
+    assert ds["force_y"].dims == ("sample", "x", "y")  # static: no time
+    # every value exactly as written (float32 kept)
+    for c, axis in enumerate("xy"):
+        assert ds[f"velocity_{axis}"].dtype == np.float32
+        np.testing.assert_array_equal(ds[f"velocity_{axis}"].values, truth["velocity"][..., c])
+        np.testing.assert_array_equal(ds[f"force_{axis}"].values, truth["force"][..., c])
+    np.testing.assert_array_equal(ds["particles"].values, truth["particles"][..., 0])
+    np.testing.assert_array_equal(ds["time"].values, truth["t"][0].astype(np.float64))
+    # the grid: cell centres of the config's domain_size [1, 1]
+    np.testing.assert_allclose(ds["x"].values, centres(8))
+    np.testing.assert_allclose(ds["y"].values, centres(6))
+    assert "from the config's domain_size" in ds.attrs["grid"]
+    assert float(ds["NU"]) == 0.01 and "latestIndex" not in ds  # bookkeeping, not physics
+    assert ds.attrs["boundary_x"] == ds.attrs["boundary_y"] == "wall"  # velocity ZERO
+    assert "velocity_extrapolation: ZERO" in ds.attrs["config"]
+
+
+def test_incompressible_file_without_config_is_on_the_unit_square(tmp_path):
+    path = tmp_path / "ns.h5"
+    write_pdebench_ns_incomp(path, sizes=(4, 8), config={})
+    ds = open_dataset(path)
+    np.testing.assert_allclose(ds["x"].values, centres(4))
+    np.testing.assert_allclose(ds["y"].values, centres(8))
+    assert ds.attrs["grid"].startswith("cell centres (i + 1/2) L / n of [0, 1] x [0, 1] (assumed")
+    assert ds.attrs["boundary_x"] == "open" and "NU" not in ds  # nothing declared
+    np.testing.assert_array_equal(ds["time"].values, [0.0, 1.0, 2.0])  # frame_int * DT = 1
+
+
+def test_incompressible_domain_size_and_periodic_velocity_from_config(tmp_path):
+    path = tmp_path / "ns.h5"
+    config = {"domain_size": [2.0, 0.5], "velocity_extrapolation": "PERIODIC", "DT": 0.1}
+    write_pdebench_ns_incomp(path, sizes=(8, 6), config=config)
+    ds = open_dataset(path)
+    np.testing.assert_allclose(ds["x"].values, centres(8, 2.0))
+    np.testing.assert_allclose(ds["y"].values, centres(6, 0.5))
+    assert ds.attrs["boundary_y"] == "periodic"
+    np.testing.assert_allclose(ds["time"].values, [0.0, 0.1, 0.2], rtol=1e-6)
+
+
+def _time_per_sample(f):
+    f["t"][1, :] = [0.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("action", "match"),
+    [
+        (_replace("velocity", np.zeros((2, 3, 8, 6, 3), np.float32)),
+         r"'velocity' has shape \(2, 3, 8, 6, 3\); expected \[N, T, X, Y, 2\]"),
+        (_replace("particles", np.zeros((2, 3, 8, 5, 1), np.float32)),
+         r"'particles' has shape \(2, 3, 8, 5, 1\); expected \(2, 3, 8, 6, 1\)"),
+        (_replace("force", np.zeros((2, 3, 8, 6, 2), np.float32)),
+         r"'force' has shape \(2, 3, 8, 6, 2\); expected \(2, 8, 6, 2\)"),
+        (_replace("t", np.zeros((2, 4), np.float32)),
+         r"'t' has shape \(2, 4\); expected \(2, 3\)"),
+        (lambda f: f.attrs.__setitem__("latestIndex", 0),
+         r"attribute latestIndex = 0 but 'velocity' has 3 frames: the later frames were never"),
+        (_time_per_sample, r"'t' of sample 1 is \[0.0, 2.0, 4.0\].*expected one time axis"),
+        (lambda f: f.attrs.__setitem__("config", "a: [1, 2"),
+         r"root attribute 'config' is not valid YAML \(while parsing"),
+    ],
+)  # fmt: skip
+def test_malformed_incompressible_files_raise_data_error(tmp_path, action, match):
+    path = tmp_path / "ns_bad.h5"
+    write_pdebench_ns_incomp(path)
+    _edit(path, action)
+    with pytest.raises(DataError, match=r"ns_bad\.h5: " + match):
+        open_dataset(path)
+
+
+def test_incompressible_crop_reads_one_hyperslab_of_one_component(tmp_path, monkeypatch):
+    path = tmp_path / "ns.h5"
+    truth = write_pdebench_ns_incomp(path, n=3, t=4)
+    ds = open_dataset(path)  # reads only 't' and the attributes
+    reads = []
+    original = H5Array._read
+    monkeypatch.setattr(
+        H5Array, "_read", lambda self, d, key: reads.append((d.name, key)) or original(self, d, key)
+    )
+    crop = ds["velocity_y"].isel(sample=2, time=slice(1, 3), x=slice(2, 5))
+    np.testing.assert_array_equal(crop.values, truth["velocity"][2, 1:3, 2:5, :, 1])
+    # one read per (sample, frame) chunk, as h5_for chunks the file; only component y
+    keys = [(slice(2, 3, 1), slice(k, k + 1, 1), slice(2, 5, 1), slice(0, 6, 1), 1) for k in (1, 2)]
+    assert sorted(reads, key=str) == [("/velocity", key) for key in keys]

@@ -26,7 +26,7 @@ import torch
 import xarray as xr
 from io_fixtures import canonical_dataset, write_pdebench_tensor
 from test_rollout_fixtures import make_state, make_surrogate
-from test_training_fixtures import map_dataset, one_thread  # noqa: F401
+from test_training_fixtures import map_dataset
 
 from surrogates._files import output_lock
 from surrogates.cli import main
@@ -348,7 +348,7 @@ def test_unavailable_devices(tmp_path, source, capsys):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_training_on_an_absent_gpu(one_thread):  # noqa: F811
+def test_training_on_an_absent_gpu(one_thread):
     with pytest.raises(ModelError, match="accelerator='cuda': no CUDA device available"):
         fit(map_dataset(2), Task(["a"], ["b"], params=["omega"]), "vnet", accelerator="gpu",
             crop=8, batch_size=2, max_steps=1, progress=False,
@@ -408,7 +408,7 @@ def test_resume_refusal_names_the_one_changed_key(finished_store):
         ("[1, 2]", r"run description \('surrogates'\) is a list, expected a JSON object"),
     ],
 )
-def test_resume_from_a_damaged_training_checkpoint(tmp_path, one_thread, text, message):  # noqa: F811
+def test_resume_from_a_damaged_training_checkpoint(tmp_path, one_thread, text, message):
     ckpt = tmp_path / "checkpoints"
     ckpt.mkdir()
     torch.save({"surrogates": text, "state_dict": {}}, ckpt / "last.ckpt")

@@ -22,13 +22,7 @@ TINY = {
 SMALLER_3D = {"vnet": {"levels": 1}, "unet": {"levels": 1}}  # halo 8 instead of 20
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP barrier stalls on the shared, loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def target_of(x: torch.Tensor) -> torch.Tensor:

@@ -25,13 +25,7 @@ from surrogates.models import build
 TINY = {"width": 4, "levels": 2, "blocks": 1, "embed_dim": 8}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP barrier stalls on the shared, loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def changed(model, x: torch.Tensor, cell: tuple[int, ...], params=None) -> torch.Tensor:

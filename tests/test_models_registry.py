@@ -19,14 +19,7 @@ from surrogates.models import (
     vnet_geometry,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP barrier stalls on the shared, loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_builtin_models_are_registered():
@@ -235,3 +228,19 @@ def test_sizes_accept_numpy_integers_and_reject_non_integers():
         assert type(model.input_size(np.int64(m))) is int
         with pytest.raises(ModelError, match=r"size: got 8.5, expected an integer number of cells"):
             model.output_size(8.5)
+
+
+def test_optional_models_are_registered_but_listed_only_where_installed(monkeypatch):
+    from surrogates.models import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_REQUIRES", dict(registry._REQUIRES))
+    cls = type(build("fno", 1, 1, ndim=2, width=2))
+    for name, package in [("peer_missing", "no_such_package_xyz"), ("peer_here", "numpy")]:
+        register(name, requires=(package,))(type(name, (cls,), {}))
+    assert not {"peer_missing", "peer_here"} & set(available())  # our own models only
+    optional = available(optional=True)
+    assert "peer_here" in optional and "peer_missing" not in optional
+    assert optional == sorted(optional) and set(available()) <= set(optional)
+    assert config_defaults("peer_missing") == config_defaults("fno")  # still registered
+    assert build("peer_here", 1, 1, ndim=2, width=2).spec["name"] == "peer_here"

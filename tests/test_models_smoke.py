@@ -22,13 +22,7 @@ TINY = {
 IN, OUT, N_PARAMS, BATCH = 3, 2, 2, 2
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP barrier stalls on the shared, loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make(name: str, ndim: int, n_params: int = N_PARAMS, seed: int = 0):

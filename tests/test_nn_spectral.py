@@ -20,13 +20,7 @@ from surrogates.nn.spectral_weights import CPWeight, DenseWeight, TuckerWeight, 
 C = torch.view_as_complex
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP barrier stalls on the shared, loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def dense_weight(weight: torch.nn.Module, ndim: int) -> torch.Tensor:

@@ -27,12 +27,7 @@ BAD = pytest.mark.parametrize(
 POLICY = r"expected finite values \(mask cells explicitly; see README 'Non-finite values'\)"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 # -- inspect -----------------------------------------------------------------------------

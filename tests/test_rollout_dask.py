@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from test_rollout_fixtures import make_state, make_surrogate
 
 from surrogates.errors import DataError
@@ -19,18 +18,15 @@ from surrogates.rollout import read_manifest, rollout
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(one_thread_module):
     from distributed import Client, LocalCluster
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                      dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
         yield client
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", ["vnet", "fno"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 import xarray as xr
 from test_rollout_fixtures import make_state, make_surrogate
 
@@ -12,13 +11,7 @@ from surrogates.errors import DataError
 from surrogates.io import open_dataset, to_netcdf
 from surrogates.rollout import rollout, rollout_cli
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import functools
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_rollout_fixtures import advance, make_state, make_surrogate, rel_max_err, whole_domain
@@ -23,13 +22,7 @@ from surrogates.rollout import rollout
 TOL = 1e-5  # float32 round-off (issue 6)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: OpenMP threads only contend on the shared 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 CASES = {

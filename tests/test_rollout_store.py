@@ -26,13 +26,7 @@ from surrogates.rollout import plan_rollout, read_manifest, rollout
 from surrogates.rollout.store import ZarrStore
 from surrogates.training import load
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 @pytest.mark.parametrize("name", ["vnet", "fno"])

@@ -13,19 +13,22 @@ from scipy.integrate import simpson
 
 from surrogates.errors import DataError, ModelError
 from surrogates.io import validate
-from surrogates.solvers import navier_stokes as ns_solver
+from surrogates.solvers import ns as ns_solver
 from surrogates.solvers import registry
-from surrogates.solvers.navier_stokes import (
+from surrogates.solvers.ns import (
     Config,
+    Grid,
+    System,
     dissipation_peak,
     forcing_schedule,
+    integrate,
     output_times,
+    shell_spectrum,
     simulate,
     simulate_diagnostics,
     simulate_from,
     taylor_green_1600,
 )
-from surrogates.solvers.ns import Grid, System, integrate, shell_spectrum
 from surrogates.solvers.ns.initial import prescribed_shell_energy
 from surrogates.solvers.ns.spectral import (
     curl,
@@ -334,7 +337,7 @@ def test_canonical_dataset_and_progress():
     assert all(ds[v].dims == () for v in ("nu", "Re", "seed"))
     assert ds.Re.item() == pytest.approx(1600) and ds.seed.item() == 4
     assert all(ds.attrs[f"boundary_{a}"] == "periodic" for a in "xyz")
-    assert ds.attrs["source_format"] == "surrogates.solvers.navier_stokes"
+    assert ds.attrs["source_format"] == "surrogates.solvers.ns"
     assert ds.attrs["box_size"] == pytest.approx(2 * np.pi)
     assert [d for d, _ in calls] == list(range(1, ds.attrs["steps"] + 1))
     assert [d == t for d, t in calls].count(True) == 1 and calls[-1][0] == calls[-1][1]

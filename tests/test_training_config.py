@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_training_fixtures import map_dataset, one_thread  # noqa: F401
+from test_training_fixtures import map_dataset
 
 from surrogates.data import Task
 from surrogates.errors import ModelError
@@ -108,7 +108,7 @@ def test_overrides_are_parsed_as_toml_values(tmp_path):
     [
         (BASE + "lerning_rate = 1e-3\n", [], r"\[train\]: unknown key\(s\) 'lerning_rate'"),
         (BASE, ["model.widht=8"], r"\[model\] 'vnet' config: unknown key\(s\) 'widht' \(did you"),
-        (BASE, ["model.name=resnet"], r"\[model\] name 'resnet' unknown; available"),
+        (BASE, ["model.name=resnet"], r"\[model\] name: unknown model 'resnet'; available models"),
         (BASE, ["trian.lr=1"], r"section: unknown key\(s\) 'trian' \(did you mean 'train'\?\)"),
         (BASE, ["lr"], r"--set 'lr': expected key=value"),
         (BASE, ["task.lead=0"], r"Task.lead: expected None or a positive integer"),

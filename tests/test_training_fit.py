@@ -6,12 +6,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from test_training_fixtures import (  # noqa: F401
-    lead_dataset,
-    map_dataset,
-    one_thread,
-    vector_dataset,
-)
+from test_training_fixtures import lead_dataset, map_dataset, vector_dataset
 
 from surrogates.data import PadSpec, Split, Task
 from surrogates.errors import DataError, ModelError

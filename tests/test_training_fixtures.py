@@ -7,8 +7,6 @@ model, the FNO included, can represent the maps exactly.
 from __future__ import annotations
 
 import numpy as np
-import pytest
-import torch
 import xarray as xr
 
 from surrogates.io import validate
@@ -110,15 +108,6 @@ def vector_dataset(n: int = 8, n_sample: int = 3, seed: int = 2) -> xr.Dataset:
     attrs.update(source="<vector fixture>", source_format="xarray")
     return xr.Dataset(data, coords={"sample": np.arange(n_sample), "x": x, "y": x, "z": x},
                       attrs=attrs)  # fmt: skip
-
-
-@pytest.fixture
-def one_thread():
-    """Train on one thread: on a loaded 2-core machine two threads per process thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_fixtures_are_canonical():

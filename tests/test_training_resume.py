@@ -7,7 +7,7 @@ import csv
 import lightning
 import pytest
 import torch
-from test_training_fixtures import map_dataset, one_thread  # noqa: F401
+from test_training_fixtures import map_dataset
 
 from surrogates.data import Task
 from surrogates.errors import ModelError

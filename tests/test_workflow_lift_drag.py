@@ -51,8 +51,7 @@ def test_approach_velocity_reads_the_plane_ahead_of_each_body() -> None:
     # of its frontal footprint on the plane `gap` cells upstream of its first cell.
     import numpy as np
 
-    sys.path.insert(0, str(SCRIPT.parent))
-    from lift_drag import approach_velocity
+    from surrogates.diagnostics import approach_velocity
 
     mask = np.zeros((20, 6, 4), bool)
     mask[8:10, 1:3, 1] = True  # body 1: rows y = 1, 2

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from test_training_fixtures import lead_dataset, one_thread  # noqa: F401
+from test_training_fixtures import lead_dataset
 
 from surrogates.data import Task
 from surrogates.data.split import split_dataset

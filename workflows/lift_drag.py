@@ -66,7 +66,12 @@ from common import (
 
 import surrogates
 from surrogates import plot
-from surrogates.diagnostics import force_coefficients, matched_frame
+from surrogates.diagnostics import (
+    approach_velocity,
+    force_coefficients,
+    matched_frame,
+    placement_distance,
+)
 from surrogates.errors import DataError, ModelError
 from surrogates.solvers.lbm import steady_state
 from surrogates.solvers.recipe import Recipe, load_recipe
@@ -186,47 +191,10 @@ def make_recipes(s: Settings) -> tuple[Recipe, Recipe]:
     return train, long
 
 
-def body_boxes(mask: np.ndarray) -> list[np.ndarray]:
-    """Bounding box ``[[lo, hi] per axis]`` (cells, inclusive) of each body of ``mask``.
-
-    Bodies are the face-connected components, labelled as the force diagnostic labels them.
-    """
-    labels, _ = scipy.ndimage.label(mask)
-    return [
-        np.array([[s.start, s.stop - 1] for s in box]) for box in scipy.ndimage.find_objects(labels)
-    ]
-
-
-def approach_velocity(u_x: np.ndarray, mask: np.ndarray, gap: int = 6) -> list[float]:
-    """Mean ``u_x`` over each body's frontal footprint, ``gap`` cells upstream of it.
-
-    The speed at which the flow meets a body sets its drag; behind another body (in its
-    wake) it is lower than the inflow's. Bodies in the order of their mask labels.
-    """
-    labels, _ = scipy.ndimage.label(mask)
-    out = []
-    for b, box in enumerate(scipy.ndimage.find_objects(labels), 1):
-        front = (labels[box] == b).any(axis=0)
-        plane = (max(box[0].start - gap, 0), *box[1:])
-        out.append(float(u_x[plane][front].mean()))
-    return out
-
-
 def training_distance(long_mask: np.ndarray, train_masks: np.ndarray, section: int) -> list[int]:
-    """For each body of the long channel, the distance (cells) to the nearest training body.
-
-    A placement is a body's bounding box with its x taken relative to the rollout tile it
-    falls in (``x mod section``): the distance is the largest difference of any box corner
-    over the three axes, so 0 means the same cells in the same place of a tile as an
-    obstacle seen in training (of the same size), and 1 a shift or resize by one cell.
-    """
-    seen = [b for m in train_masks for b in body_boxes(m)]
-    out = []
-    for box in body_boxes(long_mask):
-        rel = box.copy()
-        rel[0] -= (box[0, 0] // section) * section
-        out.append(int(min(np.abs(rel - b).max() for b in seen)))
-    return out
+    """For each body of the long channel, the distance (cells) to the nearest training body
+    (:func:`surrogates.diagnostics.placement_distance` with the rollout tile as section)."""
+    return placement_distance(long_mask, train_masks, section)
 
 
 def train(data: xr.Dataset, s: Settings, out: Path) -> surrogates.training.Surrogate:

@@ -4,7 +4,7 @@ From ``datasets/turbulence-ns``: DNS of forced isotropic turbulence (small perio
 cubes, and one periodic box 2x larger per side), box-filtered to a 4x coarser grid. A
 ``lead`` surrogate advances the coarse velocity by one stored frame (0.5 time units, many
 solver steps), conditioned on the forcing amplitude. ``vnet`` and ``fno`` (ours) and the
-``neuraloperator`` package's FNO (``neuralop_fno``, registered by ``workflows/peers.py``)
+``neuraloperator`` package's FNO (``neuralop_fno``, an optional model of the package)
 are trained on the same data with the same wall-clock budget, rolled out on the large box
 with its true forcing schedule, and compared with the filtered DNS and with persistence:
 relative L2 error versus rollout step, E(k) at the last step, the dissipation rate over
@@ -26,7 +26,7 @@ does not reward that. It suits the vnet; the FNOs do worse with it than with ``r
 The solver at lower cost, for the speedup at matched accuracy: the same Navier-Stokes
 solver on a ladder of grids from twice the coarse grid (half the DNS's) down to half of
 it (:func:`solver_grids`), from the DNS's first frame truncated to that grid, with the
-DNS's viscosity and forcing schedule (``navier_stokes.simulate_from``). Each run's frames
+DNS's viscosity and forcing schedule (``surrogates.solvers.ns.simulate_from``). Each run's frames
 are coarse-grained exactly like the truth (Fourier-interpolated to the DNS grid, then the
 same box filter) and scored like the models. A model's speedup at matched accuracy (mean
 dissipation-rate error) lies between its cost ratio to the costliest run less accurate
@@ -77,7 +77,6 @@ from typing import Any
 
 import lightning
 import numpy as np
-import peers  # noqa: F401  (registers neuralop_fno)
 import torch
 import xarray as xr
 from common import (
@@ -96,12 +95,13 @@ from surrogates.data import split_dataset
 from surrogates.diagnostics import cheapest_matching
 from surrogates.errors import DataError, ModelError
 from surrogates.ops.fft import fourier_resample
-from surrogates.solvers.navier_stokes import simulate_from
+from surrogates.solvers.ns import simulate_from
 from surrogates.solvers.recipe import load_recipe, sample_configs
 
 VELOCITY = ["u_x", "u_y", "u_z"]
 MODELS = ("vnet", "fno", "neuralop_fno")
 DT = 0.5  # time between stored frames = one surrogate step
+FINE_GRID_DIAGNOSTICS = ("kinetic_energy", "dissipation", "enstrophy")
 
 
 @dataclass(frozen=True)
@@ -196,13 +196,9 @@ def recipes(sizes: Sizes) -> tuple[Any, Any, float]:
 
 
 def coarse_grain(dns: xr.Dataset, factor: int) -> xr.Dataset:
-    """Box filter of ``factor``^3 cells, subsampled: the coarse state the surrogates see."""
-    coarse = dns.drop_vars(["kinetic_energy", "dissipation", "enstrophy"], errors="ignore")
-    coarse = coarse.coarsen(x=factor, y=factor, z=factor).mean().compute()
-    for v in VELOCITY:
-        coarse[v].attrs = dict(dns[v].attrs)
-    coarse.attrs["source"] = f"{dns.attrs['source']} (box filter {factor}^3, subsampled)"
-    return coarse
+    """Box filter of ``factor``^3 cells, subsampled: the coarse state the surrogates see
+    (the DNS's own dissipation diagnostics are dropped: they are fine-grid quantities)."""
+    return surrogates.data.coarse_grain(dns, factor, drop=FINE_GRID_DIAGNOSTICS)
 
 
 # --- training under a wall-clock budget -------------------------------------------------

@@ -21,8 +21,8 @@ from surrogates.compare._inputs import (
     spatial_dims,
 )
 from surrogates.errors import DataError
+from surrogates.ops.constants import RHO_CRIT
 from surrogates.ops.mesh import paint
-from surrogates.solvers.pm.solver import RHO_CRIT
 
 __all__ = ["density_field", "cosmology_set"]
 

@@ -5,6 +5,7 @@
 - :class:`CubeSymmetry`: the 48 (3D) / 8 (2D) axis permutations and flips, acting on
   named fields with vector and tensor components.
 - :class:`Normalizer`: per-variable statistics from one streaming pass, JSON-able.
+- :func:`coarse_grain`: block means, the state a coarser-grid surrogate sees.
 - :class:`CubeDataset` (torch) and :class:`CubeDataModule` (Lightning).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from surrogates.data.coarse import coarse_grain
 from surrogates.data.normalize import Normalizer
 from surrogates.data.symmetry import CubeSymmetry
 from surrogates.data.task import Task
@@ -30,6 +32,7 @@ _LAZY = {
 
 __all__ = [
     "Task",
+    "coarse_grain",
     "PadSpec",
     "read_window",
     "read_windows",

@@ -20,12 +20,15 @@ Return convention
   a DataArray for DataArrays, a Dataset per variable for Datasets: :func:`dissipation`,
   :func:`enstrophy`, :func:`strouhal` (float) and the metrics :func:`rmse` ... :func:`vrmse`.
 - :func:`fof_halos` returns a :class:`HaloCatalog` (``.to_dataset()`` for xarray).
+- :func:`body_boxes`, :func:`approach_velocity`, :func:`placement_distance`: geometry
+  of the bodies of a mask (lists, one entry per body).
 - :func:`matched_frame` (a solver's error series against a surrogate's error) returns the
   index of the frame from which on the solver is as accurate, or None;
   :func:`cheapest_matching` the cheapest of several solver runs as accurate, or None.
 """
 
 from surrogates.diagnostics.bispectrum import bispectrum
+from surrogates.diagnostics.bodies import approach_velocity, body_boxes, placement_distance
 from surrogates.diagnostics.convergence import cheapest_matching, matched_frame
 from surrogates.diagnostics.correlation import correlation_function
 from surrogates.diagnostics.forces import force_coefficients, strouhal
@@ -56,6 +59,9 @@ from surrogates.diagnostics.turbulence import (
 )
 
 __all__ = [
+    "approach_velocity",
+    "body_boxes",
+    "placement_distance",
     "HaloCatalog",
     "METRICS",
     "bispectrum",

@@ -16,6 +16,17 @@ Conventions
   1), so ``sum(n_modes) = N - 1`` with the default bins and
   ``sum(power * n_modes) / V`` is the variance of the field (Parseval).
 - ``k`` of a bin is the mode-weighted mean ``|k|`` of the modes in it.
+
+Mesh convention (comparing with Pylians and nbodykit)
+-----------------------------------------------------
+Our meshes hold cell ``i`` at ``(i + 1/2) H`` (:mod:`surrogates.ops.mesh`, the canonical
+dataset's coordinates); Pylians' ``MAS_library`` and nbodykit hold it at ``i H``. P(k) of a
+given mesh does not depend on where its cells are said to be (a shift of the whole grid is
+a phase), but painting the same particles by the two conventions is: it shifts the
+particles by half a cell relative to the grid, which changes the aliased power near the
+Nyquist frequency. To reproduce Pylians' or nbodykit's P(k) from the same particles, paint
+them with ``surrogates.ops.mesh.paint(..., cell_origin="corner")`` (the same as painting
+``x + H / 2`` with our default) and pass the same ``scheme`` here.
 """
 
 from __future__ import annotations
@@ -177,6 +188,13 @@ def power_spectrum(
         Binning (see the module docstring for the defaults).
     shot_noise : float, optional
         Shot-noise level (e.g. ``V / N_particles``); reported in ``attrs``, not subtracted.
+
+    Notes
+    -----
+    Our painted meshes put cell ``i`` at ``(i + 1/2) H``; Pylians and nbodykit at ``i H``.
+    For the P(k) they would compute from the same particles, paint with
+    ``surrogates.ops.mesh.paint(..., cell_origin="corner")`` (equivalently, positions
+    ``x + H / 2``); see the module docstring.
 
     Returns
     -------

@@ -1,4 +1,5 @@
-"""Surrogate networks and their registry: ``vnet``, ``unet``, ``fno``.
+"""Surrogate networks and their registry: ``vnet``, ``unet``, ``fno``, and the optional
+``neuralop_fno`` (neuraloperator's FNO; needs the ``bench`` extra, imported when built).
 
 Build models by name with :func:`build`; every model follows the contract of
 :class:`~surrogates.models.base.SurrogateModel` (``forward(x, params=None)``, ``halo``,
@@ -6,9 +7,10 @@ Build models by name with :func:`build`; every model follows the contract of
 the :func:`register` decorator; the smoke tests then cover it automatically.
 """
 
-from surrogates.models import fno, unet, vnet  # noqa: F401  (register the built-in models)
+from surrogates.models import fno, neuralop_, unet, vnet  # noqa: F401  (register the models)
 from surrogates.models.base import SurrogateModel
 from surrogates.models.fno import FNO, FNOConfig
+from surrogates.models.neuralop_ import NeuralopFNO, NeuralopFNOConfig
 from surrogates.models.registry import available, build, config_defaults, register
 from surrogates.models.unet import UNet, UNetConfig, receptive_radius
 from surrogates.models.vnet import VNet, VNetConfig, vnet_geometry
@@ -16,6 +18,8 @@ from surrogates.models.vnet import VNet, VNetConfig, vnet_geometry
 __all__ = [
     "FNO",
     "FNOConfig",
+    "NeuralopFNO",
+    "NeuralopFNOConfig",
     "SurrogateModel",
     "UNet",
     "UNetConfig",

@@ -2,12 +2,17 @@
 
 A registered class subclasses :class:`~surrogates.models.base.SurrogateModel` and has a
 frozen ``Config`` dataclass whose fields are the model's options (with defaults) and whose
-``__post_init__`` validates them.
+``__post_init__`` validates them. An optional model (a peer from another package) names
+the packages it needs in ``register(name, requires=...)``: it is always registered, so
+``build`` and saved artifacts find it, and it imports them only when built.
+:func:`available` lists the package's own models; ``available(optional=True)`` adds the
+optional ones whose packages are installed here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,12 +22,17 @@ from surrogates.models.base import SurrogateModel
 __all__ = ["available", "build", "config_defaults", "register"]
 
 _REGISTRY: dict[str, type[SurrogateModel]] = {}
+#: Optional top-level packages each model imports when built (absent: none).
+_REQUIRES: dict[str, tuple[str, ...]] = {}
 
 M = TypeVar("M", bound=type[SurrogateModel])
 
 
-def register(name: str) -> Callable[[M], M]:
+def register(name: str, requires: tuple[str, ...] = ()) -> Callable[[M], M]:
     """Class decorator adding a model to the registry under ``name``.
+
+    ``requires`` names the optional top-level packages the model imports when it is built
+    (never at registration); :func:`available` leaves the model out where one is missing.
 
     Raises
     ------
@@ -39,14 +49,32 @@ def register(name: str) -> Callable[[M], M]:
             raise ModelError(f"register({name!r}): {cls.__name__} has no dataclass Config")
         cls.name = name
         _REGISTRY[name] = cls
+        if requires:
+            _REQUIRES[name] = tuple(requires)
         return cls
 
     return decorator
 
 
-def available() -> list[str]:
-    """Names of the registered models, sorted."""
-    return sorted(_REGISTRY)
+def available(optional: bool = False) -> list[str]:
+    """Names of the registered models, sorted.
+
+    Parameters
+    ----------
+    optional : bool
+        Also list the optional models (``register(..., requires=...)``) whose packages are
+        installed here. Building one whose packages are missing raises a
+        :class:`ModelError` that says how to install them.
+    """
+    names = [n for n in _REGISTRY if n not in _REQUIRES]
+    if optional:
+        names += [n for n, packages in _REQUIRES.items() if n in _REGISTRY and _installed(packages)]
+    return sorted(names)
+
+
+def _installed(packages: tuple[str, ...]) -> bool:
+    """Whether every package can be imported (looked up without importing it)."""
+    return all(importlib.util.find_spec(p) is not None for p in packages)
 
 
 def config_defaults(name: str) -> dict[str, Any]:
@@ -58,7 +86,9 @@ def _lookup(name: str) -> type[SurrogateModel]:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise ModelError(f"unknown model {name!r}; available models: {available()}") from None
+        raise ModelError(
+            f"unknown model {name!r}; available models: {available(optional=True)}"
+        ) from None
 
 
 def build(

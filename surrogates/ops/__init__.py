@@ -1,1 +1,2 @@
-"""Pure numerics shared by solvers and diagnostics: FFTs, wavenumbers, mass assignment."""
+"""Pure numerics shared by solvers and diagnostics: FFTs, wavenumbers, mass assignment,
+physical constants."""

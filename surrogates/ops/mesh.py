@@ -6,6 +6,11 @@ Conventions
 - A mesh of shape ``(n_1, ..., n_d)`` covers the periodic box ``[0, L_1) x ... x [0, L_d)``;
   value ``i`` lives at the cell centre ``x_i = (i + 0.5) * H`` with ``H = L / n`` per axis
   (the coordinates of the canonical dataset).
+- Pylians (``MAS_library``) and nbodykit (pmesh) put mesh value ``i`` at ``i * H`` instead:
+  the same particles painted by them and by us differ by a half-cell shift. Pass
+  ``cell_origin="corner"`` to :func:`paint` / :func:`readout` to use theirs (value ``i`` at
+  ``i * H``, a particle at ``i * H`` wholly in cell ``i`` with NGP and CIC); it is the same
+  as painting the positions ``x + H / 2`` with the default ``cell_origin="centre"``.
 - The kernels are the B-splines of order ``p = 1, 2, 3`` (NGP, CIC, TSC) in units of ``H``:
   a particle at a cell centre puts all its mass in that cell (NGP, CIC) or weights
   ``1/8, 3/4, 1/8`` per axis on the cell and its two neighbours (TSC).
@@ -29,10 +34,32 @@ import numpy as np
 from surrogates.errors import DataError
 from surrogates.ops.fft import wavenumbers
 
-__all__ = ["SCHEMES", "paint", "readout", "window", "compensate", "minimum_image", "lattice"]
+__all__ = [
+    "SCHEMES",
+    "CELL_ORIGINS",
+    "paint",
+    "readout",
+    "window",
+    "compensate",
+    "minimum_image",
+    "lattice",
+]
 
 #: Assignment schemes and their B-spline order ``p`` (cells per axis a particle touches).
 SCHEMES = {"ngp": 1, "cic": 2, "tsc": 3}
+#: Where mesh value ``i`` lives, in cells: ``(i + offset) * H``. "centre" is ours (the
+#: canonical dataset's coordinates); "corner" is Pylians' and nbodykit's.
+CELL_ORIGINS = {"centre": 0.5, "corner": 0.0}
+
+
+def _offset(cell_origin: str) -> float:
+    try:
+        return CELL_ORIGINS[cell_origin]
+    except (KeyError, TypeError):
+        raise DataError(
+            f"cell_origin={cell_origin!r}; expected one of {sorted(CELL_ORIGINS)} (mesh value"
+            " i at (i + 1/2) H, ours, or at i H, as Pylians and nbodykit)"
+        ) from None
 
 
 def _order(scheme: str) -> int:
@@ -84,15 +111,16 @@ def _spline(u: float, p: int, w: np.ndarray) -> int:
 
 
 @numba.njit(cache=True)
-def _stencil(x, scale, shape, strides, p, w_axis, flat, wt):
-    """Flat mesh indices ``flat[:p**d]`` and weights ``wt[:p**d]`` touched by one particle."""
+def _stencil(x, scale, offset, shape, strides, p, w_axis, flat, wt):
+    """Flat mesh indices ``flat[:p**d]`` and weights ``wt[:p**d]`` touched by one particle
+    (mesh value ``i`` at ``(i + offset) / scale``)."""
     ndim = shape.size
     flat[0] = 0
     wt[0] = 1.0
     count = 1
     for a in range(ndim):
         n = shape[a]
-        base = _spline(x[a] * scale[a] - 0.5, p, w_axis) % n  # Python modulo: in [0, n)
+        base = _spline(x[a] * scale[a] - offset, p, w_axis) % n  # Python modulo: in [0, n)
         # Expand in place from the back: entry j becomes entries j*p .. j*p + p - 1.
         for j in range(count - 1, -1, -1):
             f0 = flat[j]
@@ -108,7 +136,7 @@ def _stencil(x, scale, shape, strides, p, w_axis, flat, wt):
 
 
 @numba.njit(cache=True, parallel=True)
-def _paint(pos, mass, scale, shape, strides, p, buffers):
+def _paint(pos, mass, scale, offset, shape, strides, p, buffers):
     """Paint particles into ``buffers`` (chunks, size); the result is summed into row 0."""
     nchunk, size = buffers.shape
     npart, ndim = pos.shape
@@ -121,7 +149,7 @@ def _paint(pos, mass, scale, shape, strides, p, buffers):
         wt = np.empty(p**ndim)
         for n in range(c * step, min(npart, (c + 1) * step)):
             m = mass[0] if single else mass[n]
-            count = _stencil(pos[n], scale, shape, strides, p, w_axis, flat, wt)
+            count = _stencil(pos[n], scale, offset, shape, strides, p, w_axis, flat, wt)
             for t in range(count):
                 buf[flat[t]] += m * wt[t]
     if nchunk > 1:
@@ -133,7 +161,7 @@ def _paint(pos, mass, scale, shape, strides, p, buffers):
 
 
 @numba.njit(cache=True, parallel=True)
-def _readout(fields, pos, scale, shape, strides, p, nchunk, out):
+def _readout(fields, pos, scale, offset, shape, strides, p, nchunk, out):
     """Interpolate ``fields`` (components, size) to particles: ``out`` (N, components)."""
     npart, ndim = pos.shape
     ncomp = fields.shape[0]
@@ -143,7 +171,7 @@ def _readout(fields, pos, scale, shape, strides, p, nchunk, out):
         flat = np.empty(p**ndim, dtype=np.int64)
         wt = np.empty(p**ndim)
         for n in range(c * step, min(npart, (c + 1) * step)):
-            count = _stencil(pos[n], scale, shape, strides, p, w_axis, flat, wt)
+            count = _stencil(pos[n], scale, offset, shape, strides, p, w_axis, flat, wt)
             for k in range(ncomp):
                 acc = 0.0
                 for t in range(count):
@@ -168,6 +196,7 @@ def paint(
     mass: float | np.ndarray = 1.0,
     scheme: str = "cic",
     out: np.ndarray | None = None,
+    cell_origin: str = "centre",
 ) -> np.ndarray:
     """Assign particle masses to a periodic mesh.
 
@@ -186,6 +215,10 @@ def paint(
     out : ndarray, shape ``shape``, optional
         If given, the masses are *added* to it (so particles can be painted in batches)
         and it is returned; its dtype is kept.
+    cell_origin : {"centre", "corner"}
+        Where mesh value ``i`` lives: ``(i + 1/2) * H`` (default, the canonical dataset's
+        cell centres) or ``i * H`` (Pylians, nbodykit). "corner" equals painting
+        ``positions + H / 2`` with "centre".
 
     Returns
     -------
@@ -203,7 +236,7 @@ def paint(
     # One buffer per thread, but not more chunks than ~32k particles each.
     nchunk = max(1, min(numba.get_num_threads(), pos.shape[0] // 32768))
     buffers = np.zeros((nchunk, size))
-    _paint(pos, m, scale, shp, strides, _order(scheme), buffers)
+    _paint(pos, m, scale, _offset(cell_origin), shp, strides, _order(scheme), buffers)
     result = buffers[0].reshape(tuple(shp))
     if out is None:
         return result
@@ -216,6 +249,7 @@ def readout(
     positions: np.ndarray,
     box_size: float | Sequence[float],
     scheme: str = "cic",
+    cell_origin: str = "centre",
 ) -> np.ndarray:
     """Interpolate a periodic mesh field to particle positions (the transpose of :func:`paint`).
 
@@ -229,6 +263,8 @@ def readout(
         Box side length(s).
     scheme : {"ngp", "cic", "tsc"}
         Assignment kernel, the same as used to paint.
+    cell_origin : {"centre", "corner"}
+        Where field value ``i`` lives, as in :func:`paint`.
 
     Returns
     -------
@@ -249,7 +285,10 @@ def readout(
     fields = np.ascontiguousarray(arr.reshape(-1, int(np.prod(shp))), dtype=np.float64)
     out = np.empty((pos.shape[0], fields.shape[0]))
     nchunk = max(1, min(4 * numba.get_num_threads(), pos.shape[0] // 4096))
-    _readout(fields, _positions(pos, ndim), scale, shp, strides, _order(scheme), nchunk, out)
+    offset = _offset(cell_origin)
+    _readout(
+        fields, _positions(pos, ndim), scale, offset, shp, strides, _order(scheme), nchunk, out
+    )
     return out[:, 0] if arr.ndim == ndim else out
 
 

@@ -96,7 +96,7 @@ def register(spec: SolverSpec) -> SolverSpec:
 
 # Solver modules that register themselves on import; loaded on first registry lookup so
 # that importing the registry (e.g. for the CLI) stays cheap.
-BUILTIN = ("surrogates.solvers.pm", "surrogates.solvers.navier_stokes", "surrogates.solvers.lbm")
+BUILTIN = ("surrogates.solvers.pm", "surrogates.solvers.ns", "surrogates.solvers.lbm")
 
 
 def _load_builtin() -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from surrogates.data import Task
 from surrogates.errors import ModelError
-from surrogates.models import available, config_defaults
+from surrogates.models import config_defaults
 from surrogates.training.losses import LOSSES
 
 __all__ = ["FitConfig", "load_config", "unknown_keys_error"]
@@ -313,9 +313,10 @@ def _task(table: Mapping[str, Any], source: str) -> Task:
 def _model(table: Mapping[str, Any], source: str) -> tuple[str, dict]:
     table = dict(table)
     name = table.pop("name", "vnet")
-    if name not in available():
-        raise ModelError(f"{source}: [model] name {name!r} unknown; available: {available()}")
-    allowed = tuple(config_defaults(name))
+    try:  # any registered name, optional ones too (building names a missing package)
+        allowed = tuple(config_defaults(name))
+    except ModelError as err:
+        raise ModelError(f"{source}: [model] name: {err}") from None
     unknown = set(table) - set(allowed)
     if unknown:
         raise unknown_keys_error(f"{source}: [model] {name!r} config", unknown, allowed)

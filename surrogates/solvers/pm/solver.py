@@ -25,15 +25,15 @@ import xarray as xr
 
 from surrogates.errors import DataError, ModelError
 from surrogates.ops import mesh
+from surrogates.ops.constants import RHO_CRIT
 from surrogates.solvers.pm import ic
 from surrogates.solvers.pm.cosmology import Background
 from surrogates.solvers.pm.linear import LinearPower, eisenstein_hu_power, read_power_table
 from surrogates.solvers.pm.nbody import ForceMesh, leapfrog, time_stages
 from surrogates.solvers.registry import Footprint, SolverSpec, register
 
-__all__ = ["Config", "run", "simulate", "write", "linear_power", "lpt_fields", "RHO_CRIT"]
+__all__ = ["Config", "run", "simulate", "write", "linear_power", "lpt_fields"]
 
-RHO_CRIT = 27.7536627  # critical density today, 1e10 (Msun/h) / (Mpc/h)^3
 _MAX_MESH = 2048  # force-mesh side beyond which one box needs > 100 GB
 
 

@@ -3,7 +3,7 @@
 Registered as ``"navier-stokes"``: :func:`simulate` runs one realisation of a
 :class:`Config` and returns the canonical dataset of DESIGN.md with a ``time`` dimension.
 
-Numerics (details in :mod:`surrogates.solvers.ns`): rotational form ``u x omega``, 2/3-rule
+Numerics (details in :mod:`.spectral` and :mod:`.stepping`): rotational form ``u x omega``, 2/3-rule
 dealiasing (or phase-shift dealiasing with a spherical cutoff 1.41x higher), pressure by
 Leray projection, viscous term by integrating factor, classical RK4 with a CFL-controlled
 step that lands exactly on every output time, float64 internally. Initial fields:
@@ -314,7 +314,7 @@ def _dataset(config: Config, seed: int, recorder: _Recorder, times: np.ndarray, 
     }
     attrs = {f"boundary_{axis}": "periodic" for axis in ("x", "y", "z")}
     attrs.update(
-        source_format="surrogates.solvers.navier_stokes",
+        source_format="surrogates.solvers.ns",
         source=f"pseudo-spectral Navier-Stokes (u x omega, {config.dealiasing} dealiasing,"
         " integrating-factor RK4)",
         box_size=config.box_size,
