@@ -56,10 +56,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from surrogates.solvers.budget import check_recipe_budget
     from surrogates.solvers.recipe import load_recipe, run_recipe
 
     recipe = load_recipe(args.recipe, args.set or ())
     out = output_path(args.out)
+    check_recipe_budget(recipe, out, args.memory)  # before the progress bar appears
     with tqdm(total=recipe.samples, desc=recipe.solver, unit="sample") as bar:
 
         def progress(sample: int, done: int, total: int) -> None:

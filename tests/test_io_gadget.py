@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import shutil
+from pathlib import Path
 
 import dask.array as da
 import h5py
@@ -268,6 +270,146 @@ def test_lattice_offset_zero_for_corner_lattices(tmp_path):
     path = raw_snapshot(tmp_path / "c.hdf5", np.mod(q + 1.0, L))
     ds = gadget.open(path, fields="displacement", lattice_offset=0.0)
     np.testing.assert_allclose(ds.disp_y.values, 1.0, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- peers
+
+PEERS = Path(__file__).parent / "data"  # made once by tests/data/make_peer_snapshots.py
+
+
+@pytest.fixture(scope="module")
+def planted_by_peers():
+    """What make_peer_snapshots.py gave each peer to write (ID order = lattice order)."""
+    with np.load(PEERS / "peer_snapshots.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def copied(tmp_path, name):
+    """A writable copy of a committed peer file, to break it."""
+    target = tmp_path / name
+    shutil.copyfile(PEERS / name, target)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "unit_from", "velocity_from", "atol"),
+    [
+        # swiftsimio Writer, no Header/Code: SWIFT's Units group and h-scale exponent 0.
+        # Reference: the planted values; unyt's Mpc (3.08567758e24 cm) is GADGET's
+        # (3.085678e24) to 1.4e-7, so positions of up to 128 Mpc/h agree to ~2e-5.
+        ("swiftsimio_ic.hdf5", "swift", "Units/Unit length in cgs (U_L)", "physical CGS", 3e-5),
+        # the same Writer in kpc / Msun / Gyr (velocity unit kpc/Gyr), Code = "SWIFT".
+        ("swiftsimio_swift_kpc.hdf5", "swift", "Units/Unit length in cgs (U_L)", "physical", 3e-5),
+        # pynbody's arrays in a GADGET-2 file declaring kpc/h in its Header only.
+        ("pynbody_gadget2.hdf5", "gadget", "Header/UnitLength_in_cm", "assumed", 3e-5),
+    ],
+)
+def test_peer_files_read_back_what_the_peer_was_given(
+    planted_by_peers, name, code, unit_from, velocity_from, atol
+):
+    truth = planted_by_peers
+    n, box = int(truth["n"]), float(truth["box_size"])
+    ds = gadget.open(PEERS / name).compute()
+    assert ds.attrs["code"] == code and ds.sizes == {"x": n, "y": n, "z": n}
+    assert ds.attrs["box_size"] == pytest.approx(box, rel=1e-6)  # 128 Mpc/h, not 128 / h
+    assert ds.attrs["scale_factor"] == pytest.approx(float(truth["scale_factor"]))
+    np.testing.assert_allclose(ds.x.values, (np.arange(n) + 0.5) * box / n, rtol=1e-6)
+    disp = np.stack([ds[f"disp_{a}"].values.reshape(-1) for a in "xyz"], axis=1)
+    np.testing.assert_allclose(disp, truth["psi"], rtol=0, atol=atol)
+    vel = np.stack([ds[f"vel_{a}"].values.reshape(-1) for a in "xyz"], axis=1)
+    # float32 result of float64 files: 2**-24 relative, plus the unit round-off (1e-7).
+    np.testing.assert_allclose(vel, truth["vel"], rtol=3e-7, atol=1e-4)
+    assert ds.vel_x.attrs["units"] == "km/s" and ds.disp_x.attrs["units"] == "Mpc/h"
+    line = ds.attrs["snapshot_length_unit"]
+    assert f"unit from {unit_from}" in line
+    assert velocity_from in ds.attrs["snapshot_velocity_unit"]
+    if code == "swift":  # everything is declared: nothing may be called assumed
+        assert "h^0" in line and "assumed" not in line
+        assert "assumed" not in ds.attrs["snapshot_velocity_unit"]
+    else:  # GADGET-2 declares no h power nor velocity a power: both said to be assumed
+        assert "h^-1" in line and "h power assumed (Gadget convention" in line
+        assert "a^0.5" in ds.attrs["snapshot_velocity_unit"]
+
+
+def test_swiftsimio_native_units_and_the_writers_a_exponent(planted_by_peers):
+    h = float(planted_by_peers["h"])
+    native = gadget.open(PEERS / "swiftsimio_swift_kpc.hdf5", fields="delta", length_unit="native")
+    # SWIFT wants h-free lengths: 128 Mpc/h is 128 / 0.7 Mpc = 182857 kpc (unyt's kpc).
+    assert native.attrs["box_size"] == pytest.approx(128e3 / h * 3.08567758e21 / 3.085678e21)
+    with h5py.File(PEERS / "swiftsimio_ic.hdf5") as f:  # what the test below relies on
+        attrs = f["PartType1/Velocities"].attrs
+        assert attrs["a-scale exponent"][0] == 1.0
+        assert attrs[gadget._PHYSICAL_CGS][0] == attrs[gadget._CGS][0]  # a^0
+    words = gadget.read_header(PEERS / "swiftsimio_ic.hdf5").velocity_unit
+    assert "'a-scale exponent' 1 is what swiftsimio's Writer writes for a^0" in words
+
+
+def test_conflicting_unit_declarations_are_errors(tmp_path):
+    path = copied(tmp_path, "swiftsimio_ic.hdf5")
+    with h5py.File(path, "a") as f:
+        f["Header"].attrs["UnitLength_in_cm"] = MPC_CM / 1e3  # kpc, against the Units group
+    with pytest.raises(
+        DataError,
+        match=r"swiftsimio_ic.hdf5: conflicting length unit \(cm\): Header/UnitLength_in_cm"
+        r" = 3.085678e\+21 but Units/Unit length in cgs \(U_L\) = 3.08567758e\+24; expected",
+    ):
+        gadget.open(path)
+    # an explicit option is no assumption: it wins over the file
+    ds = gadget.open(path, snapshot_length_unit="Mpc", length_unit="native", fields="delta")
+    assert ds.attrs["snapshot_length_unit"] == "Mpc (snapshot_length_unit option)"
+    with h5py.File(path, "a") as f:
+        del f["Header"].attrs["UnitLength_in_cm"]
+        f["PartType1/Coordinates"].attrs["h_scaling"] = -1.0  # against h-scale exponent 0
+    with pytest.raises(DataError, match=r"conflicting power of h of Coordinates: .*h_scaling = -1"):
+        gadget.open(path)
+    with h5py.File(path, "a") as f:
+        del f["PartType1/Coordinates"].attrs["h_scaling"]
+        f["PartType1/Velocities"].attrs["to_cgs"] = 1.0  # cm/s, against U_L / U_t = km/s
+    with pytest.raises(DataError, match=r"conflicting velocity unit \(cm/s\): Velocities/to_cgs"):
+        gadget.open(path)
+
+
+def test_conflicting_velocity_a_powers_are_errors_unless_chosen(tmp_path):
+    path = copied(tmp_path, "swiftsimio_ic.hdf5")
+    with h5py.File(path, "a") as f:
+        v = f["PartType1/Velocities"].attrs
+        v[gadget._PHYSICAL_CGS] = v[gadget._CGS] * np.sqrt(A)  # a^0.5, exponent still 1
+    with pytest.raises(
+        DataError,
+        match=r"conflicting power of a of Velocities: Velocities/a-scale exponent = 1 but "
+        r"Velocities/Conversion factor to physical CGS .* = 0.5; expected .*velocity_a_exponent",
+    ):
+        gadget.open(path)
+    ds = gadget.open(path, fields="velocity", velocity_a_exponent=0.0)
+    assert "a power from the velocity_a_exponent option" in ds.attrs["snapshot_velocity_unit"]
+    with h5py.File(path, "a") as f:
+        v = f["PartType1/Velocities"].attrs
+        v[gadget._PHYSICAL_CGS] = v[gadget._CGS]
+        v["a_scaling"] = 0.5  # a GADGET-4 attribute against the factors' a^0
+    with pytest.raises(DataError, match=r"Velocities/a_scaling = 0.5 but .*physical CGS"):
+        gadget.open(path)
+
+
+def test_physical_coordinates_are_refused(tmp_path):
+    path = copied(tmp_path, "swiftsimio_ic.hdf5")
+    with h5py.File(path, "a") as f:
+        c = f["PartType1/Coordinates"].attrs
+        c["a-scale exponent"], c[gadget._PHYSICAL_CGS] = [0.0], c[gadget._CGS]
+    with pytest.raises(DataError, match=r"a-scale exponent = 0, .*expected comoving Coordinates"):
+        gadget.open(path)
+
+
+def test_our_writer_declares_everything(two_files):
+    snap = gadget.read_header(two_files[0][0])
+    assert snap.length_unit == (
+        "3.08568e+24 cm h^-1 (unit from Header/UnitLength_in_cm; h power from"
+        " Coordinates/h_scaling)"
+    )
+    assert (
+        "a^0.5 = peculiar" in snap.velocity_unit
+        and "from Velocities/a_scaling" in snap.velocity_unit
+    )
+    assert "assumed" not in snap.velocity_unit
 
 
 # ----------------------------------------------------------------------------- files

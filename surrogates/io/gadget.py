@@ -9,18 +9,35 @@ compute re-reads the particles).
 Conventions of the returned dataset (all configurable through :func:`open` options):
 
 - ``x, y, z``: cell centres ``(i + 0.5) * L / n`` in comoving **Mpc/h** (``length_unit=
-  "native"`` keeps the file's unit). The file's length unit comes from ``UnitLength_in_cm``
-  (Header, Parameters or Units group: Gadget-2/3/4, AREPO) or ``Unit length in cgs (U_L)``
-  (SWIFT), with the ``h`` power of the Coordinates attribute ``h_scaling`` / ``h-scale
-  exponent`` (default ``h^-1`` for Gadget, ``h^0`` for SWIFT, whose lengths are in Mpc).
-  Files without unit metadata are taken as Mpc/h unless ``snapshot_length_unit`` says so.
+  "native"`` keeps the file's unit).
 - ``delta``: mass-assignment density contrast ``rho / mean(rho) - 1`` on the Eulerian mesh.
 - ``disp_x|y|z`` (same length unit) and ``vel_x|y|z`` (peculiar km/s) on the Lagrangian
   lattice: particle ``ID - id_offset`` is lattice site ``(i, j, k)`` in C order with
   ``q = (i + lattice_offset) * L / n``; ``disp = minimum_image(x - q)``.
-- Velocities: Gadget and AREPO store ``u = v_pec / sqrt(a)``; SWIFT stores ``v_pec = a dx/dt``.
-  The power of ``a`` comes from the Velocities attribute ``a_scaling`` / ``a-scale exponent``,
-  else 0.5 (Gadget) or 0 (SWIFT), or the ``velocity_a_exponent`` option.
+
+Units: what the file declares wins, wherever it declares it, whatever code wrote it.
+
+- Length unit (cm): ``UnitLength_in_cm`` in Header (GADGET-2/3), Parameters (GADGET-4,
+  AREPO) or Units; ``Unit length in cgs (U_L)`` in Units (SWIFT, swiftsimio); the
+  Coordinates attributes ``to_cgs`` (GADGET-4) and ``Conversion factor to CGS (not
+  including cosmological corrections)`` (SWIFT). Power of h: Coordinates ``h_scaling`` /
+  ``h-scale exponent``. Velocity unit: ``UnitVelocity_in_cm_per_s``, ``U_L / U_t``, the
+  Velocities ``to_cgs`` / conversion factor. Power of a turning stored velocities into
+  peculiar ones: Velocities ``a_scaling`` / ``a-scale exponent`` and SWIFT's ratio of its
+  physical to comoving conversion factors (``a^p``).
+- Declarations of one quantity that disagree (to 1e-5) raise DataError naming the file and
+  both, with one documented exception: swiftsimio's ``Writer`` (12.x) writes ``a-scale
+  exponent`` 1 for every a^0 quantity (it reads the exponent off the symbolic ``a**0``,
+  which is the number 1), while the same dataset's conversion factors say a^0. SWIFT
+  defines Velocities as peculiar (``a dx/dt``, a^0 in its own snapshots) and reads
+  initial-condition velocities as peculiar, so for Velocities that exponent is set aside
+  and a^0 used; the ``snapshot_velocity_unit`` attribute says so. Coordinates declared
+  other than comoving (a^1) raise DataError.
+- Only what nothing declares is assumed, per family, and the attributes
+  ``snapshot_length_unit`` / ``snapshot_velocity_unit`` say what was assumed: Gadget
+  (default) lengths in Mpc/h and ``u = v_pec / sqrt(a)``; SWIFT (``Header/Code`` "SWIFT",
+  or SWIFT's attributes without it, as swiftsimio writes) h-free lengths and ``v_pec``.
+  The options ``snapshot_length_unit`` and ``velocity_a_exponent`` override the file.
 - Positions within one box length outside ``[0, L)`` are wrapped periodically (codes write
   ``x == L`` or tiny negatives); NaN/Inf or farther-out positions (a wrong length unit)
   raise DataError when the fields are computed, as do IDs that are not a lattice.
@@ -79,6 +96,7 @@ class Snapshot:
     length_to_mpc_h: float
     velocity_to_km_s: float
     datasets: frozenset[str]  # datasets present in every file holding particles
+    velocity_unit: str = ""  # what a stored velocity is, in words (and where that was read)
 
     @property
     def n_total(self) -> int:
@@ -98,29 +116,55 @@ class _Options:
 
 # ----------------------------------------------------------------------------- headers
 
-# Per code family: where the unit system lives, and the attribute (with its default) giving
-# the power of h in Coordinates and the power of a turning stored velocities into peculiar.
 _GADGET_GROUPS = ("Header", "Parameters", "Units")
-_CONVENTIONS = {
-    "gadget": {
-        "length": [(g, "UnitLength_in_cm") for g in _GADGET_GROUPS]
-        + [("Units", "UnitLength_in_cgs")],
-        "velocity": [(g, "UnitVelocity_in_cm_per_s") for g in _GADGET_GROUPS],
-        "h_power": ("Coordinates", "h_scaling", -1.0),
-        "a_power": ("Velocities", "a_scaling", 0.5),
-    },
-    "swift": {  # velocity unit: U_L / U_t
-        "length": [("Units", "Unit length in cgs (U_L)")],
-        "time": [("Units", "Unit time in cgs (U_t)")],
-        "h_power": ("Coordinates", "h-scale exponent", 0.0),
-        "a_power": ("Velocities", "a-scale exponent", 0.0),
-    },
-}
 _COSMOLOGY = {  # canonical name: (Gadget Header/Parameters name, SWIFT Cosmology name)
     "Omega_m": ("Omega0", "Omega_m"),
     "Omega_lambda": ("OmegaLambda", "Omega_lambda"),
     "h": ("HubbleParam", "h"),
 }
+
+# Every place a unit can be declared, whatever the code family: GADGET-2/3 (Header), AREPO
+# and GADGET-4 (Parameters, per-dataset ``to_cgs``/``a_scaling``/``h_scaling``), SWIFT and
+# swiftsimio (``Units`` group and per-dataset conversion factors and exponents). All that a
+# file declares must agree; the family only supplies the defaults for what it leaves out.
+_CGS = "Conversion factor to CGS (not including cosmological corrections)"
+_PHYSICAL_CGS = "Conversion factor to physical CGS (including cosmological corrections)"
+_LENGTH_KEYS = [(g, "UnitLength_in_cm") for g in _GADGET_GROUPS] + [
+    ("Units", "UnitLength_in_cgs"),
+    ("Units", "Unit length in cgs (U_L)"),
+    ("Coordinates", "to_cgs"),
+    ("Coordinates", _CGS),
+]
+_VELOCITY_KEYS = [(g, "UnitVelocity_in_cm_per_s") for g in _GADGET_GROUPS] + [
+    ("Units", "UnitVelocity_in_cgs"),
+    ("Velocities", "to_cgs"),
+    ("Velocities", _CGS),
+]
+_SWIFT_MARKERS = [("Units", "Unit length in cgs (U_L)"), ("Header", "Scale-factor")] + [
+    (d, k) for d in ("Coordinates", "Velocities") for k in ("a-scale exponent", _CGS)
+]
+# Defaults when a file declares nothing: the power of h in lengths and the power of a that
+# turns the stored velocity into the peculiar one, each with the convention it comes from.
+_DEFAULTS = {
+    "gadget": {
+        "h": (-1.0, "Gadget convention: lengths in units/h"),
+        "a": (0.5, "Gadget convention: Velocities u = v_pec / sqrt(a)"),
+    },
+    "swift": {
+        "h": (0.0, "SWIFT convention: h-free lengths"),
+        "a": (0.0, "SWIFT convention: Velocities v_pec = a dx/dt"),
+    },
+}
+_RTOL = 1e-5  # declarations of one quantity agree to this (codes' "Mpc" differ by ~1e-7)
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """A value and where it came from (``where`` is 'Group/attribute', or why assumed)."""
+
+    value: float
+    where: str
+    assumed: bool = False
 
 
 def _h5(path: Path) -> h5py.File:
@@ -252,29 +296,132 @@ def _epoch(meta: dict, path: Path, code: str) -> tuple[float, float]:
     return a, 1.0 / a - 1.0 if z is None else z
 
 
-def _units(meta: dict, code: str, h: float | None, a: float, length_unit, a_power):
-    """(file length -> Mpc/h factor, the file's length unit in words, velocity -> km/s)."""
-    rules = _CONVENTIONS[code]
-    group, name, default = rules["h_power"]
-    unit, h_power = _lookup(meta, *rules["length"]), _lookup(meta, (group, name), default=default)
-    if length_unit is not None:
-        if length_unit not in _UNITS:
-            raise DataError(f"snapshot_length_unit={length_unit!r}; expected one of {list(_UNITS)}")
-        unit, h_power = _UNITS[length_unit]
-        words = f"{length_unit} (snapshot_length_unit option)"
-    elif unit is None:
-        unit, h_power, words = MPC_CM, -1.0, "Mpc/h (assumed: the file declares no length unit)"
+def _code(meta: dict) -> str:
+    """'swift' for SWIFT snapshots (``Header/Code``) and for files in SWIFT's format that
+    lack it (swiftsimio's Writer: a SWIFT ``Units`` group, SWIFT dataset attributes)."""
+    code = np.asarray(meta["Header"].get("Code", "")).astype(str).reshape(-1)
+    marked = any(name in meta.get(group, {}) for group, name in _SWIFT_MARKERS)
+    return "swift" if marked or (code.size and code[0] == "SWIFT") else "gadget"
+
+
+def _declared(meta: dict, keys: list[tuple[str, str]]) -> list[_Declared]:
+    return [_Declared(_lookup(meta, (g, k)), f"{g}/{k}") for g, k in keys if k in meta.get(g, {})]
+
+
+def _agreed(path: Path, what: str, found: list[_Declared], close, option: str | None):
+    """The first of ``found`` once every other agrees with it (``close``), else DataError."""
+    for other in found[1:]:
+        if not close(found[0].value, other.value):
+            choose = f" (or pass {option} to choose)" if option else ""
+            raise DataError(
+                f"{path}: conflicting {what}: {found[0].where} = {found[0].value:.9g} but "
+                f"{other.where} = {other.value:.9g}; expected the file's declarations to "
+                f"agree{choose}"
+            )
+    return found[0] if found else None
+
+
+def _said(d: _Declared) -> str:
+    return d.where if d.assumed else f"from {d.where}"
+
+
+def _length(meta: dict, path: Path, code: str, override: str | None):
+    """(cm per file length unit, power of h of lengths, the unit in words)."""
+    if override is not None:
+        if override not in _UNITS:
+            raise DataError(f"snapshot_length_unit={override!r}; expected one of {list(_UNITS)}")
+        return (*_UNITS[override], f"{override} (snapshot_length_unit option)")
+    option, relative = "snapshot_length_unit", lambda x, y: np.isclose(x, y, rtol=_RTOL, atol=0)
+    unit = _agreed(path, "length unit (cm)", _declared(meta, _LENGTH_KEYS), relative, option)
+    keys = [("Coordinates", "h_scaling"), ("Coordinates", "h-scale exponent")]
+    h_power = _agreed(path, "power of h of Coordinates", _declared(meta, keys), np.isclose, option)
+    if unit is not None and not (np.isfinite(unit.value) and unit.value > 0):
+        raise DataError(f"{path}: {unit.where} = {unit.value}; expected a positive unit in cm")
+    default, convention = _DEFAULTS[code]["h"]
+    if unit is None and h_power is None:
+        name = "Mpc/h" if default == -1.0 else "Mpc"
+        return MPC_CM, default, f"{name} (assumed: the file declares no length unit; {convention})"
+    unit = unit or _Declared(MPC_CM, "assumed 1 Mpc: the file declares no length unit", True)
+    h_power = h_power or _Declared(default, f"assumed ({convention}): none declared", True)
+    words = (
+        f"{unit.value:.6g} cm h^{h_power.value:g} (unit {_said(unit)}; h power {_said(h_power)})"
+    )
+    return unit.value, h_power.value, words
+
+
+def _a_power(meta: dict, path: Path, dataset: str, a: float, option: str | None):
+    """Declared power ``p`` of ``a`` that turns stored ``dataset`` values into physical ones.
+
+    Declarations: GADGET-4 ``a_scaling``, SWIFT ``a-scale exponent`` and, where a != 1, the
+    ratio of SWIFT's two conversion factors (physical / comoving = a^p). swiftsimio's Writer
+    writes ``a-scale exponent`` 1 for every quantity whose factor is a^0 (its exponent is read
+    off the symbolic ``a**0``, which is the number 1) while its factors say a^0: for
+    Velocities, which SWIFT defines as peculiar (a^0) and reads from initial conditions as
+    such, that exponent is set aside and the factors' a^0 is used (said in the words).
+    """
+    found = _declared(meta, [(dataset, "a_scaling"), (dataset, "a-scale exponent")])
+    attrs = meta.get(dataset, {})
+    if a != 1.0 and _CGS in attrs and _PHYSICAL_CGS in attrs:
+        ratio = _lookup(meta, (dataset, _PHYSICAL_CGS)) / _lookup(meta, (dataset, _CGS))
+        if np.isfinite(ratio) and ratio > 0:
+            pair = _Declared(float(np.log(ratio) / np.log(a)), f"{dataset}/{_PHYSICAL_CGS}")
+            swift = [d for d in found if d.where.endswith("a-scale exponent")]
+            if (
+                dataset == "Velocities"
+                and swift
+                and swift[0].value == 1.0
+                and abs(pair.value) < 1e-9
+            ):
+                found.remove(swift[0])
+                note = "; its 'a-scale exponent' 1 is what swiftsimio's Writer writes for a^0"
+                pair = replace(pair, value=0.0, where=pair.where + note)
+            found.append(pair)
+    close = lambda x, y: np.isclose(a**x, a**y, rtol=1e-6, atol=0)  # noqa: E731
+    return _agreed(path, f"power of a of {dataset}", found, close, option)
+
+
+def _velocity(meta: dict, path: Path, code: str, a: float, a_power: float | None):
+    """(stored velocity -> peculiar km/s factor, in words)."""
+    found = _declared(meta, _VELOCITY_KEYS)
+    units = meta.get("Units", {})
+    if "Unit length in cgs (U_L)" in units and "Unit time in cgs (U_t)" in units:
+        length = _lookup(meta, ("Units", "Unit length in cgs (U_L)"))
+        time = _lookup(meta, ("Units", "Unit time in cgs (U_t)"))
+        found.append(_Declared(length / time, "Units/U_L over U_t"))
+    relative = lambda x, y: np.isclose(x, y, rtol=_RTOL, atol=0)  # noqa: E731
+    unit = _agreed(path, "velocity unit (cm/s)", found, relative, None)
+    unit = unit or _Declared(KM_S_CM, "assumed 1 km/s: the file declares no velocity unit", True)
+    if a_power is not None:
+        power = _Declared(float(a_power), "the velocity_a_exponent option")
     else:
-        words = f"{unit:.6g} cm h^{h_power:g} (from the file)"
+        default, convention = _DEFAULTS[code]["a"]
+        power = _a_power(meta, path, "Velocities", a, "velocity_a_exponent") or _Declared(
+            default, f"assumed ({convention}): none declared", True
+        )
+    words = (
+        f"{unit.value:.6g} cm/s x a^{power.value:g} = peculiar velocity (unit {_said(unit)};"
+        f" a power {_said(power)})"
+    )
+    return unit.value / KM_S_CM * a**power.value, words
+
+
+def _comoving(meta: dict, path: Path, a: float) -> None:
+    """Coordinates must be comoving: a declared power of a other than 1 is an error."""
+    power = _a_power(meta, path, "Coordinates", a, None)
+    if power is not None and not np.isclose(a**power.value, a, rtol=1e-6, atol=0):
+        raise DataError(
+            f"{path}: {power.where} = {power.value:g}, i.e. physical positions are Coordinates"
+            f" x a^{power.value:g}; expected comoving Coordinates (physical = Coordinates x a^1)"
+        )
+
+
+def _units(meta: dict, path: Path, code: str, h: float | None, a: float, length_unit, a_power):
+    """(file length -> Mpc/h, length unit in words, velocity -> peculiar km/s, in words)."""
+    unit, h_power, words = _length(meta, path, code, length_unit)
+    _comoving(meta, path, a)
     h_factor = 1.0 if h_power == -1.0 else (h ** (h_power + 1.0) if h else float("nan"))
-    if code == "swift":
-        length, time = _lookup(meta, *rules["length"]), _lookup(meta, *rules["time"])
-        v_unit = length / time if length and time else KM_S_CM
-    else:
-        v_unit = _lookup(meta, *rules["velocity"], default=KM_S_CM)
-    group, name, default = rules["a_power"]
-    a_power = _lookup(meta, (group, name), default=default) if a_power is None else a_power
-    return unit / MPC_CM * h_factor, words, v_unit / KM_S_CM * a ** float(a_power)
+    to_km_s, velocity_words = _velocity(meta, path, code, a, a_power)
+    return unit / MPC_CM * h_factor, words, to_km_s, velocity_words
 
 
 def read_header(
@@ -293,16 +440,14 @@ def read_header(
     path = Path(path)
     meta = _file_meta(path, part_type)
     files, counts, present = _scan(path, meta, part_type)
-    code = (
-        "swift" if np.asarray(meta["Header"].get("Code", "")).astype(str) == "SWIFT" else "gadget"
-    )
+    code = _code(meta)
     a, z = _epoch(meta, path, code)
     cosmo = {
         k: _lookup(meta, ("Header", g), ("Parameters", g), ("Cosmology", s))
         for k, (g, s) in _COSMOLOGY.items()
     }
-    to_mpc_h, words, to_km_s = _units(
-        meta, code, cosmo["h"], a, snapshot_length_unit, velocity_a_exponent
+    to_mpc_h, words, to_km_s, velocity_words = _units(
+        meta, path, code, cosmo["h"], a, snapshot_length_unit, velocity_a_exponent
     )
     box = np.broadcast_to(np.asarray(meta["Header"].get("BoxSize", 0), float).reshape(-1), (3,))
     if not np.all(box > 0):
@@ -321,6 +466,7 @@ def read_header(
         length_to_mpc_h=to_mpc_h,
         velocity_to_km_s=to_km_s,
         datasets=frozenset(present),
+        velocity_unit=velocity_words,
     )
 
 
@@ -540,6 +686,8 @@ def open(  # noqa: A001 (name fixed by the layout contract of surrogates.io.api)
     xarray.Dataset
         Dask-backed float32 ``delta`` and/or ``disp_*``, ``vel_*`` of shape ``grid`` on dims
         ``(x, y, z)``; 0-d ``Omega_m``, ``Omega_lambda``, ``h`` (when known), ``redshift``.
+        Attributes ``snapshot_length_unit`` and ``snapshot_velocity_unit`` say what a stored
+        length and velocity are and where each part of that was read (or that it was assumed).
     """
     opts = _checked(
         _Options(grid, fields, scheme, part_type, id_offset, lattice_offset, length_unit)
@@ -598,6 +746,7 @@ def _dataset(snap: Snapshot, grid, fields, opts: _Options, length: float) -> xr.
         "scale_factor": float(snap.scale_factor),
         "length_unit": unit,
         "snapshot_length_unit": snap.length_unit,
+        "snapshot_velocity_unit": snap.velocity_unit,
         "n_particles": snap.n_total,
         "n_files": len(snap.files),
         "part_type": snap.part_type,
