@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from surrogates.errors import DataError
-from surrogates.io import gadget
+from surrogates.io import gadget, gadget_header
 from surrogates.ops.mesh import lattice
 
 N = 8  # particles per side
@@ -339,7 +339,7 @@ def test_swiftsimio_native_units_and_the_writers_a_exponent(planted_by_peers):
     with h5py.File(PEERS / "swiftsimio_ic.hdf5") as f:  # what the test below relies on
         attrs = f["PartType1/Velocities"].attrs
         assert attrs["a-scale exponent"][0] == 1.0
-        assert attrs[gadget._PHYSICAL_CGS][0] == attrs[gadget._CGS][0]  # a^0
+        assert attrs[gadget_header._PHYSICAL_CGS][0] == attrs[gadget_header._CGS][0]  # a^0
     words = gadget.read_header(PEERS / "swiftsimio_ic.hdf5").velocity_unit
     assert "'a-scale exponent' 1 is what swiftsimio's Writer writes for a^0" in words
 
@@ -373,7 +373,7 @@ def test_conflicting_velocity_a_powers_are_errors_unless_chosen(tmp_path):
     path = copied(tmp_path, "swiftsimio_ic.hdf5")
     with h5py.File(path, "a") as f:
         v = f["PartType1/Velocities"].attrs
-        v[gadget._PHYSICAL_CGS] = v[gadget._CGS] * np.sqrt(A)  # a^0.5, exponent still 1
+        v[gadget_header._PHYSICAL_CGS] = v[gadget_header._CGS] * np.sqrt(A)  # a^0.5, exponent 1
     with pytest.raises(
         DataError,
         match=r"conflicting power of a of Velocities: Velocities/a-scale exponent = 1 but "
@@ -384,7 +384,7 @@ def test_conflicting_velocity_a_powers_are_errors_unless_chosen(tmp_path):
     assert "a power from the velocity_a_exponent option" in ds.attrs["snapshot_velocity_unit"]
     with h5py.File(path, "a") as f:
         v = f["PartType1/Velocities"].attrs
-        v[gadget._PHYSICAL_CGS] = v[gadget._CGS]
+        v[gadget_header._PHYSICAL_CGS] = v[gadget_header._CGS]
         v["a_scaling"] = 0.5  # a GADGET-4 attribute against the factors' a^0
     with pytest.raises(DataError, match=r"Velocities/a_scaling = 0.5 but .*physical CGS"):
         gadget.open(path)
@@ -394,7 +394,7 @@ def test_physical_coordinates_are_refused(tmp_path):
     path = copied(tmp_path, "swiftsimio_ic.hdf5")
     with h5py.File(path, "a") as f:
         c = f["PartType1/Coordinates"].attrs
-        c["a-scale exponent"], c[gadget._PHYSICAL_CGS] = [0.0], c[gadget._CGS]
+        c["a-scale exponent"], c[gadget_header._PHYSICAL_CGS] = [0.0], c[gadget_header._CGS]
     with pytest.raises(DataError, match=r"a-scale exponent = 0, .*expected comoving Coordinates"):
         gadget.open(path)
 
