@@ -51,9 +51,9 @@ def build(name: str):
     """Seeded, untrained map surrogate ``u, v, w -> u_out, v_out, w_out`` (3D, periodic)."""
     import torch
 
+    from surrogates.artifact import GridInfo, Surrogate, SurrogateMetadata
     from surrogates.data import PadSpec, Task
     from surrogates.models import build as build_model
-    from surrogates.training import GridInfo, Surrogate, SurrogateMetadata
 
     torch.manual_seed(0)
     model = build_model(name, 3, 3, ndim=3, **MODELS[name])
@@ -315,7 +315,7 @@ def precision_table(windows: dict[str, int], repeats: int = 3) -> list[str]:
     """
     import torch
 
-    from surrogates.training import load
+    from surrogates.artifact import load
 
     lines = [
         "### Layout and precision of one window (`Surrogate.apply`, in process, best of"

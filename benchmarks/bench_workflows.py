@@ -60,11 +60,11 @@ def compute_costs(large: str, sets: list[str], tile: int, repeats: int = 3) -> d
 
     import xarray as xr
 
+    from surrogates.artifact import load
     from surrogates.rollout import rollout
     from surrogates.solvers.pm import ic
     from surrogates.solvers.pm.solver import lpt_fields, run
     from surrogates.solvers.recipe import load_recipe, sample_configs
-    from surrogates.training import load
 
     config, seed = sample_configs(load_recipe(ROOT / "datasets/cosmo-pm-large", sets))[0]
     ics = best_time(lambda: lpt_fields(config, ic.white_noise(config.n, seed)), repeats)

@@ -2,8 +2,8 @@
 
 The curated public API (see DESIGN.md): ``open_dataset``, ``Task``, ``fit``, ``load``,
 ``rollout``, ``compare``, the ``DataError``/``ModelError`` exceptions, and the
-subpackages ``io``, ``data``, ``models``, ``training``, ``rollout``, ``diagnostics``,
-``solvers``. Heavy subpackages are imported on first use.
+subpackages ``io``, ``data``, ``models``, ``artifact``, ``training``, ``rollout``,
+``diagnostics``, ``solvers``. Heavy subpackages are imported on first use.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ __version__ = "0.1.0"
 # Public names that live in heavier modules, imported on first access.
 _LAZY = {
     "fit": "surrogates.training",
-    "load": "surrogates.training",
-    "Surrogate": "surrogates.training",
+    "load": "surrogates.artifact",
+    "Surrogate": "surrogates.artifact",
 }
 _SUBPACKAGES = {
-    "io", "data", "ops", "nn", "models", "training", "diagnostics", "solvers", "plot",
+    "io", "data", "ops", "nn", "models", "artifact", "training", "diagnostics", "solvers",
+    "plot",
 }  # fmt: skip
 
 __all__ = [

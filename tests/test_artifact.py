@@ -10,12 +10,12 @@ import pytest
 import torch
 from test_training_fixtures import lead_dataset, map_dataset
 
+from surrogates.artifact import FORMAT, FORMAT_VERSION, Surrogate, load, make_metadata
+from surrogates.artifact.scaling import field_statistics, residual_statistics
 from surrogates.data import Normalizer, PadSpec, Split, Task
 from surrogates.errors import DataError, ModelError
 from surrogates.models import build
-from surrogates.training import FORMAT, FORMAT_VERSION, Surrogate, fit, load
-from surrogates.training.artifact import make_metadata
-from surrogates.training.scaling import field_statistics, residual_statistics
+from surrogates.training import fit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -143,7 +143,7 @@ def test_artifact_loads_and_rolls_out_in_a_fresh_process(tmp_path):
         import sys
         import numpy as np
         from surrogates.io import open_dataset
-        from surrogates.training import load
+        from surrogates.artifact import load
         surrogate = load("surrogate.pt")
         assert surrogate.model.spec["name"] == "neuralop_fno", surrogate.model.spec
         pred = surrogate.predict(open_dataset("state.nc"))

@@ -44,7 +44,9 @@ def test_constraints_pin_cpu_torch():
 
 # DESIGN.md: diagnostics, ops and nn never import training, rollout, io or cli; only cli,
 # compare and plot sit on top of everything, and compare never imports the reference
-# solvers (what both need, such as physical constants, lives in ops).
+# solvers (what both need, such as physical constants, lives in ops). The Surrogate
+# artifact sits below training and rollout, so rollout (and its Dask workers) never
+# imports training, hence never Lightning.
 FORBIDDEN = {
     "ops": {
         "io",
@@ -63,6 +65,18 @@ FORBIDDEN = {
     "diagnostics": {"io", "data", "nn", "models", "training", "rollout", "cli", "compare", "plot"},
     "io": {"data", "nn", "models", "training", "rollout", "diagnostics", "cli", "compare", "plot"},
     "models": {"io", "training", "rollout", "cli", "compare", "plot"},
+    "artifact": {
+        "training",
+        "rollout",
+        "diagnostics",
+        "solvers",
+        "studies",
+        "cli",
+        "compare",
+        "plot",
+        "report",
+    },
+    "rollout": {"training", "cli", "compare", "plot", "report"},
     "compare": {"solvers"},
 }
 
@@ -101,7 +115,8 @@ def test_loading_and_rolling_out_do_not_import_lightning():
     import sys
 
     code = (
-        "import sys, surrogates, surrogates.rollout, surrogates.compare;"
+        "import sys, surrogates, surrogates.artifact, surrogates.rollout, surrogates.compare;"
+        "assert 'surrogates.training' not in sys.modules, 'rollout imported training';"
         "from surrogates.training import Surrogate, load, load_config;"
         "from surrogates.data import CubeDataset, Split;"
         "assert 'lightning' not in sys.modules, 'lightning imported';"
@@ -130,6 +145,18 @@ def test_public_api_names():
         assert callable(getattr(surrogates, name)), name
     assert issubclass(surrogates.DataError, Exception)
     assert issubclass(surrogates.ModelError, Exception)
+
+
+def test_training_reexports_the_artifact():
+    """The artifact moved below training; users' ``surrogates.training`` imports still work."""
+    import surrogates
+    import surrogates.artifact as artifact
+    import surrogates.training as training
+
+    for name in ("Surrogate", "load", "GridInfo", "SurrogateMetadata", "make_metadata",
+                 "ARTIFACT_NAME", "FORMAT", "FORMAT_VERSION"):  # fmt: skip
+        assert getattr(training, name) is getattr(artifact, name), name
+    assert surrogates.load is artifact.load and surrogates.Surrogate is artifact.Surrogate
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Tiny seeded surrogates and states for the rollout tests (helpers only, no tests here).
 
-Surrogates are built with the real :class:`surrogates.training.Surrogate` constructor from a
+Surrogates are built with the real :class:`surrogates.artifact.Surrogate` constructor from a
 freshly initialised registered model (no training: the tests check the tiling machinery,
 not the physics), with non-trivial normalisation statistics so that the scaling path runs.
 """
@@ -11,9 +11,9 @@ import numpy as np
 import torch
 import xarray as xr
 
+from surrogates.artifact import GridInfo, Surrogate, SurrogateMetadata
 from surrogates.data import Normalizer, PadSpec, Task
 from surrogates.models import build
-from surrogates.training import GridInfo, Surrogate, SurrogateMetadata
 
 AXES = ("x", "y", "z")
 

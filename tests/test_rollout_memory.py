@@ -70,7 +70,7 @@ CHILD = """
 import json, resource, sys
 from surrogates.io import open_dataset
 from surrogates.rollout import rollout
-from surrogates.training import load
+from surrogates.artifact import load
 
 model, state, store, memory = sys.argv[1:]
 surrogate, state = load(model), open_dataset(state)

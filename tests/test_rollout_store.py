@@ -20,11 +20,11 @@ import torch
 from test_rollout_fixtures import make_state, make_surrogate
 
 import surrogates
+from surrogates.artifact import load
 from surrogates.errors import DataError
 from surrogates.io import open_dataset, to_netcdf
 from surrogates.rollout import plan_rollout, read_manifest, rollout
 from surrogates.rollout.store import ZarrStore
-from surrogates.training import load
 
 pytestmark = pytest.mark.usefixtures("one_thread_module")
 
@@ -122,7 +122,7 @@ CHILD = """
 import sys, time
 from surrogates.io import open_dataset
 from surrogates.rollout import rollout
-from surrogates.training import load
+from surrogates.artifact import load
 
 model, state, store = sys.argv[1:]
 surrogate = load(model)

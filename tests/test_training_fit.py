@@ -8,16 +8,17 @@ import torch
 import xarray as xr
 from test_training_fixtures import lead_dataset, map_dataset, vector_dataset
 
+from surrogates.artifact import Surrogate, make_metadata
+from surrogates.artifact.geometry import predict_window, trim
+from surrogates.artifact.scaling import Scaling, field_statistics, residual_statistics
 from surrogates.data import PadSpec, Split, Task
 from surrogates.errors import DataError, ModelError
 from surrogates.models import available, build
 from surrogates.nn import crop_to
-from surrogates.training import Surrogate, fit
-from surrogates.training.artifact import make_metadata
-from surrogates.training.geometry import plan_unroll, predict_window, trim
+from surrogates.training import fit
+from surrogates.training.geometry import plan_unroll
 from surrogates.training.losses import Loss, amse, relative_l2, spectral_error
 from surrogates.training.module import Optimization, SurrogateModule
-from surrogates.training.scaling import Scaling, field_statistics, residual_statistics
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -197,7 +197,7 @@ def training_distance(long_mask: np.ndarray, train_masks: np.ndarray, section: i
     return placement_distance(long_mask, train_masks, section)
 
 
-def train(data: xr.Dataset, s: Settings, out: Path) -> surrogates.training.Surrogate:
+def train(data: xr.Dataset, s: Settings, out: Path) -> surrogates.Surrogate:
     """Fit the steady-flow ``vnet``: (``INPUTS``; Re) -> (p, u_x, u_y, u_z)."""
     task = surrogates.Task(inputs=INPUTS, targets=STATE, params=["Re"])
     if out.exists():  # checkpoints of an earlier run would be mistaken for this one's

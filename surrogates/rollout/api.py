@@ -24,6 +24,7 @@ import psutil
 import xarray as xr
 
 from surrogates._files import output_lock, output_path
+from surrogates.artifact import PRECISIONS
 from surrogates.errors import DataError
 from surrogates.rollout.dask_ import dask_client, run_dask
 from surrogates.rollout.local import run_local
@@ -39,7 +40,6 @@ from surrogates.rollout.resume import (
 from surrogates.rollout.spec import make_spec
 from surrogates.rollout.store import Layout, MemoryStore, ZarrStore
 from surrogates.rollout.work import Context, Job, make_layout
-from surrogates.training.artifact import PRECISIONS
 
 __all__ = ["rollout", "rollout_cli", "BACKENDS"]
 
@@ -49,7 +49,7 @@ ARTIFACT = "surrogate.pt"
 
 def _as_surrogate(surrogate: Any) -> Any:
     if isinstance(surrogate, (str, os.PathLike)):
-        from surrogates.training import load
+        from surrogates.artifact import load
 
         return load(surrogate)
     return surrogate
@@ -115,7 +115,7 @@ def rollout(
     Parameters
     ----------
     surrogate : Surrogate or path
-        A :class:`surrogates.training.Surrogate` or the path of a saved artifact.
+        A :class:`surrogates.artifact.Surrogate` or the path of a saved artifact.
     state : xarray.Dataset
         Canonical dataset with the surrogate's inputs (and parameters, unless given), on the
         training grid spacing and boundaries; for a lead surrogate at most one time frame.
@@ -313,8 +313,8 @@ def rollout_cli(
     of ``STATE`` a lead surrogate starts from (default: its only frame). Shows a progress
     bar; returns the store path.
     """
+    from surrogates.artifact import load
     from surrogates.io import open_dataset
-    from surrogates.training import load
 
     surrogate = load(model_path)
     state = open_dataset(state_path)

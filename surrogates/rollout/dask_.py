@@ -28,7 +28,7 @@ def _surrogate(artifact: str, fingerprint: str, device: str) -> Any:
     key = (artifact, fingerprint, device)
     with _LOCK:
         if key not in _SURROGATES:
-            from surrogates.training import load
+            from surrogates.artifact import load
 
             _SURROGATES[key] = load(artifact, device=device)
         return _SURROGATES[key]

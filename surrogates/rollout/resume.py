@@ -25,12 +25,12 @@ import numpy as np
 import torch
 import xarray as xr
 
+from surrogates.artifact.metadata import differences
 from surrogates.errors import DataError
 from surrogates.rollout.memory import RolloutPlan
 from surrogates.rollout.spec import RunSpec
 from surrogates.rollout.store import FORMAT, FORMAT_VERSION
 from surrogates.rollout.tiling import TilePlan
-from surrogates.training.checkpoint import differences
 
 __all__ = ["fingerprint_surrogate", "fingerprint_state", "new_manifest", "resume_plan"]
 

@@ -2,8 +2,9 @@
 
 - :func:`fit` trains any registered model on a canonical dataset (a thin LightningModule,
   :class:`FitConfig` options) and returns a :class:`Surrogate`.
-- :class:`Surrogate` / :func:`load`: one safe-to-load file with the weights, the task, the
-  statistics and the provenance; ``apply`` on tensors, ``predict`` on datasets.
+- :class:`Surrogate` / :func:`load`, :class:`SurrogateMetadata`, :class:`GridInfo`,
+  :func:`make_metadata`: the artifact, re-exported from :mod:`surrogates.artifact` (the
+  room below ``training`` and ``rollout`` that saves, loads and applies it).
 - :func:`load_config` / :func:`train_from_config`: TOML run configurations for
   ``surrogates train``.
 
@@ -13,9 +14,17 @@ loading and applying an artifact — the CLI's rollout, Dask workers — stays l
 
 from typing import Any
 
-from surrogates.training.artifact import ARTIFACT_NAME, FORMAT, FORMAT_VERSION, Surrogate, load
+from surrogates.artifact import (
+    ARTIFACT_NAME,
+    FORMAT,
+    FORMAT_VERSION,
+    GridInfo,
+    Surrogate,
+    SurrogateMetadata,
+    load,
+    make_metadata,
+)
 from surrogates.training.config import FitConfig, load_config
-from surrogates.training.metadata import GridInfo, SurrogateMetadata
 
 _LIGHTNING = ("fit", "train_from_config")
 
@@ -39,5 +48,6 @@ __all__ = [
     "fit",
     "load",
     "load_config",
+    "make_metadata",
     "train_from_config",
 ]

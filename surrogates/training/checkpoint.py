@@ -5,9 +5,10 @@ checkpoints of a run live in ``checkpoint_dir``: ``last.ckpt`` (every
 ``checkpoint_every`` steps and at the end), ``best.ckpt`` (lowest validation loss) and,
 under SLURM auto-requeue, Lightning's ``hpc_ckpt_*.ckpt``. Each is written to a temporary
 file in the same directory, flushed to disk and renamed over the target
-(:func:`atomic_torch_save`, which ``AtomicCheckpointIO`` in :mod:`surrogates.training.trainer`
-plugs into Lightning), so a run killed at any moment leaves either the previous or the new
-checkpoint, never a truncated one. Our LightningModule adds a JSON string
+(:func:`~surrogates.artifact.surrogate.atomic_torch_save`, shared with ``Surrogate.save``;
+``AtomicCheckpointIO`` in :mod:`surrogates.training.trainer` plugs it into Lightning), so
+a run killed at any moment leaves either the previous or the new checkpoint, never a
+truncated one. Our LightningModule adds a JSON string
 under :data:`META_KEY` describing the run (task, model spec, crop geometry, statistics),
 so a resume with an incompatible configuration is refused with a clear message.
 """
@@ -17,12 +18,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from surrogates.artifact.metadata import differences
+from surrogates.artifact.surrogate import atomic_torch_save
 from surrogates.errors import ModelError
 
 __all__ = [
@@ -36,32 +38,6 @@ __all__ = [
 META_KEY = "surrogates"
 #: Run settings that must not change between a checkpoint and its resume.
 RESUME_KEYS = ("task", "model", "crop", "pad", "unroll")
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file beside ``path``, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def find_resume_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
@@ -105,18 +81,6 @@ def run_metadata(checkpoint: dict[str, Any], path: str | os.PathLike) -> dict[st
             f" {type(meta).__name__}, expected a JSON object"
         )
     return meta
-
-
-def differences(stored: Any, current: Any, prefix: str) -> list[str]:
-    """``"key.sub: stored A, now B"`` for each leaf that differs between two JSON values."""
-    if isinstance(stored, dict) and isinstance(current, dict):
-        out = []
-        for key in sorted(set(stored) | set(current), key=str):
-            out += differences(stored.get(key), current.get(key), f"{prefix}.{key}")
-        return out
-    if stored != current:
-        return [f"{prefix}: stored {stored!r}, now {current!r}"]
-    return []
 
 
 def check_compatible(stored: dict[str, Any], current: dict[str, Any], path: str) -> None:

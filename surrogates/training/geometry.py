@@ -1,8 +1,7 @@
-"""Window geometry of training crops, unrolled steps and whole-domain prediction.
+"""Window geometry of training crops and unrolled steps.
 
-Models either *shrink* their input (``vnet``: valid convolutions, output = input - 2 halo)
-or keep its size (``fno``, padded ``unet``). Everything here is per spatial axis and uses
-only the model contract (``output_size``, ``input_size``, ``halo``, ``alignment``).
+Per spatial axis, from the model contract and the shared size helpers of
+:mod:`surrogates.artifact.geometry` (a model's ``trim``, its valid sizes).
 
 Unrolled training (``unroll = k`` steps of a lead task)
 -------------------------------------------------------
@@ -21,15 +20,6 @@ model the core plus what is left of the pad after ``j`` halos,
 ``min(out_j, crop + 2 max(0, pad - j halo))`` (cells near the window's faces saw an
 artificial boundary). Same-size models default to ``pad = 0``: crops are then treated as
 the model's whole domain, which is exact when ``crop`` equals a periodic axis.
-
-Prediction
-----------
-To cover an axis of ``n`` cells, the model is applied to the window starting at
-``-(trim + context)`` of ``input_size(o)`` cells, where ``trim`` is the model's shrink
-per side, ``context`` the pad a same-size model was trained with (0 for shrinking
-models) and ``o`` the smallest valid output size ``>= n + 2 context``; the output cells
-``context .. context + n`` are the domain. Cells past the domain are padded by the
-boundary rule and discarded.
 """
 
 from __future__ import annotations
@@ -37,44 +27,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from surrogates.artifact.geometry import input_at_most, output_at_least, trim
 from surrogates.errors import ModelError
 from surrogates.models import SurrogateModel
 
-__all__ = ["UnrollPlan", "plan_unroll", "trim", "predict_window"]
-
-
-def _valid(fn, n: int) -> bool:
-    try:
-        fn(n)
-    except ModelError:
-        return False
-    return True
-
-
-def trim(model: SurrogateModel) -> int:
-    """Cells a model removes per side and per application (``halo`` for vnet, else 0)."""
-    m = next((m for m in range(1, 4 * model.alignment + 1) if _valid(model.input_size, m)), None)
-    if m is None:
-        raise ModelError(f"{model.name}: no valid output size up to {4 * model.alignment}")
-    shrink = model.input_size(m) - m
-    assert shrink >= 0 and shrink % 2 == 0, f"model grows its input: {m} -> {shrink}"
-    return shrink // 2
-
-
-def _output_at_least(model: SurrogateModel, n: int, step: int) -> int:
-    """Smallest valid output size ``>= n`` (``step=2``: of the same parity as ``n``)."""
-    for m in range(max(n, 1), max(n, 1) + 2 * model.alignment + 2, step):
-        if _valid(model.input_size, m):
-            return m
-    raise ModelError(f"{model.name}: no valid output size at or above {n}")
-
-
-def _input_at_most(model: SurrogateModel, n: int) -> int:
-    """Largest valid input size ``<= n`` of the same parity as ``n``."""
-    for s in range(n, max(n - 2 * model.alignment - 2, 0), -2):
-        if _valid(model.output_size, s):
-            return s
-    raise ModelError(f"{model.name}: no valid input size at or below {n} of the same parity")
+__all__ = ["UnrollPlan", "plan_unroll"]
 
 
 @dataclass(frozen=True)
@@ -108,7 +65,7 @@ class UnrollPlan:
 def _default_pad(model: SurrogateModel, crop: int, unroll: int) -> int:
     size = _checked(model.input_size, crop, f"crop {crop}")
     for _ in range(unroll - 1):
-        size = model.input_size(_output_at_least(model, size, 2))
+        size = model.input_size(output_at_least(model, size, 2))
     return (size - crop) // 2
 
 
@@ -137,7 +94,7 @@ def _axis_steps(model: SurrogateModel, crop: int, pad: int, unroll: int) -> list
         steps.append((size, out, loss))
         if j < unroll:
             try:
-                size = _input_at_most(model, out)
+                size = input_at_most(model, out)
             except ModelError:
                 raise _too_small(model, crop, pad, unroll, j, out) from None
     return steps
@@ -177,14 +134,3 @@ def plan_unroll(
         outputs=tuple(tuple(a[1] for a in s) for s in steps),
         losses=tuple(tuple(a[2] for a in s) for s in steps),
     )
-
-
-def predict_window(model: SurrogateModel, n: int, context: int) -> tuple[int, int, int]:
-    """``(start, size, offset)`` of the window that predicts an axis of ``n`` cells.
-
-    The model applied to cells ``start .. start + size`` (padded outside the domain)
-    gives an output whose cells ``offset .. offset + n`` are the domain's.
-    """
-    shrink = trim(model)
-    out = _output_at_least(model, n + 2 * context, 1)
-    return -(shrink + context), model.input_size(out), context

@@ -3,7 +3,7 @@
 A batch holds physical (un-normalised) windows from :class:`~surrogates.data.CubeDataset`:
 ``input`` (B, C_in, *W), ``target`` (B, C_out, *W) for map tasks or (B, k, C_out, *W)
 for lead tasks, ``params`` (B, P) or (B, k, P). Step ``j`` of an item normalises the
-current window with :class:`~surrogates.training.scaling.Scaling`, applies the network,
+current window with :class:`~surrogates.artifact.scaling.Scaling`, applies the network,
 and compares its output with the target encoded in the network's output space over the
 centred loss region of the :class:`~surrogates.training.geometry.UnrollPlan`. For lead
 tasks the decoded (physical) prediction, centre-cropped, becomes the state of the next
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import lightning
 import torch
 
+from surrogates.artifact.scaling import Scaling
 from surrogates.data import Task
 from surrogates.errors import ModelError
 from surrogates.models import SurrogateModel
@@ -30,7 +31,6 @@ from surrogates.training.checkpoint import META_KEY
 from surrogates.training.config import SCHEDULES
 from surrogates.training.geometry import UnrollPlan
 from surrogates.training.losses import Loss
-from surrogates.training.scaling import Scaling
 
 __all__ = ["Optimization", "SurrogateModule", "Throughput"]
 

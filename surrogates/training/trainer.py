@@ -42,10 +42,14 @@ from lightning.pytorch import callbacks as cb
 from lightning.pytorch import loggers
 from lightning.pytorch.utilities import rank_zero_info
 
+from surrogates.artifact import ARTIFACT_NAME, Surrogate, make_metadata
+from surrogates.artifact.device import check_device
+from surrogates.artifact.geometry import trim
+from surrogates.artifact.metadata import dataset_source, spatial_dims
+from surrogates.artifact.scaling import Scaling, field_statistics, residual_statistics
 from surrogates.data import CubeDataModule, Normalizer, Task
 from surrogates.errors import ModelError
 from surrogates.models import build
-from surrogates.training.artifact import ARTIFACT_NAME, Surrogate, make_metadata
 from surrogates.training.checkpoint import (
     atomic_torch_save,
     check_compatible,
@@ -55,13 +59,10 @@ from surrogates.training.checkpoint import (
     run_metadata,
 )
 from surrogates.training.config import FitConfig, load_config
-from surrogates.training.device import check_device
-from surrogates.training.geometry import UnrollPlan, plan_unroll, trim
+from surrogates.training.geometry import UnrollPlan, plan_unroll
 from surrogates.training.loaders import train_loader, val_loader
 from surrogates.training.losses import Loss
-from surrogates.training.metadata import dataset_source, spatial_dims
 from surrogates.training.module import Optimization, SurrogateModule, Throughput
-from surrogates.training.scaling import Scaling, field_statistics, residual_statistics
 
 __all__ = ["ARTIFACT_NAME", "FitConfig", "fit", "load_config", "train_from_config"]
 

@@ -1,7 +1,7 @@
 """``Surrogate.predict``: one application to every sample and time of a canonical dataset.
 
 Each (sample, time) item is read as one window covering the whole domain (geometry in
-:func:`surrogates.training.geometry.predict_window`), padded with the training pad spec
+:func:`surrogates.artifact.geometry.predict_window`), padded with the training pad spec
 (:func:`surrogates.data.read_windows`: periodic axes wrap, wall/open axes pad as in
 training), batched through :meth:`Surrogate.apply` and cut back to the domain.
 """
@@ -15,13 +15,13 @@ import numpy as np
 import torch
 import xarray as xr
 
+from surrogates.artifact.geometry import predict_window
+from surrogates.artifact.metadata import GridInfo, dataset_source, spatial_dims
 from surrogates.data import read_windows
 from surrogates.errors import DataError, ModelError
-from surrogates.training.geometry import predict_window
-from surrogates.training.metadata import GridInfo, dataset_source, spatial_dims
 
 if TYPE_CHECKING:
-    from surrogates.training.artifact import Surrogate
+    from surrogates.artifact.surrogate import Surrogate
 
 __all__ = ["check_dataset", "predict_dataset"]
 

@@ -22,25 +22,25 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import tempfile
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import xarray as xr
 
+from surrogates.artifact.device import check_device
+from surrogates.artifact.geometry import trim
+from surrogates.artifact.metadata import SurrogateMetadata
+from surrogates.artifact.scaling import Scaling
 from surrogates.data import Normalizer, PadSpec, Task
-from surrogates.errors import DataError, ModelError
+from surrogates.errors import ModelError
 from surrogates.models import SurrogateModel, build
-from surrogates.training.checkpoint import atomic_torch_save
-from surrogates.training.device import check_device
-from surrogates.training.geometry import trim
-from surrogates.training.metadata import GridInfo, SurrogateMetadata
-from surrogates.training.scaling import Scaling
 
 __all__ = [
-    "ARTIFACT_NAME", "FORMAT", "FORMAT_VERSION", "PRECISIONS", "Surrogate", "load",
-    "make_metadata",
+    "ARTIFACT_NAME", "FORMAT", "FORMAT_VERSION", "PRECISIONS", "Surrogate", "atomic_torch_save",
+    "load",
 ]  # fmt: skip
 
 FORMAT = "pde-surrogates/surrogate"
@@ -222,13 +222,13 @@ class Surrogate:
         batch_size : int
             Windows per network call.
         """
-        from surrogates.training.predict import predict_dataset
+        from surrogates.artifact.predict import predict_dataset
 
         return predict_dataset(self, ds, batch_size)
 
     def check_dataset(self, ds: xr.Dataset) -> None:
         """Raise DataError if ``ds`` lacks variables or differs in grid from the training data."""
-        from surrogates.training.predict import check_dataset
+        from surrogates.artifact.predict import check_dataset
 
         check_dataset(self, ds)
 
@@ -261,6 +261,32 @@ def _set_layout(
     for param in model.parameters():
         if ndim is None or param.ndim == ndim:
             param.data = param.data.contiguous(memory_format=layout)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def _read(path: Path) -> dict:
@@ -344,32 +370,3 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None) -> S
         raise ModelError(f"{path}: weights do not match the stored model spec ({first})") from None
     surrogate = Surrogate(model, meta)
     return surrogate.to(device) if device is not None else surrogate
-
-
-def make_metadata(
-    model: SurrogateModel,
-    task: Task,
-    ds: xr.Dataset,
-    pad_spec: PadSpec,
-    context: Sequence[int],
-    normalizer: Normalizer | None,
-    residual: Normalizer | None,
-    provenance: dict,
-) -> SurrogateMetadata:
-    """Metadata of a surrogate trained on ``ds`` (grid read from the dataset)."""
-    grid = GridInfo.from_dataset(ds)
-    if grid.axes != pad_spec.axes:
-        raise DataError(f"make_metadata: pad spec axes {pad_spec.axes} != data axes {grid.axes}")
-    return SurrogateMetadata(
-        task=task,
-        model=model.spec,
-        normalizer=normalizer,
-        residual=residual,
-        grid=grid,
-        pad_spec=pad_spec,
-        context=tuple(int(c) for c in context),
-        halo=int(model.halo),
-        alignment=int(model.alignment),
-        exact_tiling=bool(type(model).exact_tiling),
-        provenance=provenance,
-    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -17,7 +17,13 @@ from surrogates.data import Normalizer, PadSpec, Task
 from surrogates.data.window import SPATIAL_DIMS
 from surrogates.errors import DataError, ModelError
 
-__all__ = ["GridInfo", "SurrogateMetadata", "dataset_source", "spatial_dims", "versions"]
+if TYPE_CHECKING:
+    from surrogates.models import SurrogateModel
+
+__all__ = [
+    "GridInfo", "SurrogateMetadata", "dataset_source", "differences", "make_metadata",
+    "spatial_dims", "versions",
+]  # fmt: skip
 
 
 def dataset_source(ds: xr.Dataset) -> str:
@@ -196,3 +202,44 @@ class SurrogateMetadata:
             raise ModelError(f"surrogate metadata: missing entry {err}") from None
         except (TypeError, ValueError, DataError) as err:
             raise ModelError(f"surrogate metadata: invalid entry ({err})") from None
+
+
+def make_metadata(
+    model: SurrogateModel,
+    task: Task,
+    ds: xr.Dataset,
+    pad_spec: PadSpec,
+    context: Sequence[int],
+    normalizer: Normalizer | None,
+    residual: Normalizer | None,
+    provenance: dict,
+) -> SurrogateMetadata:
+    """Metadata of a surrogate trained on ``ds`` (grid read from the dataset)."""
+    grid = GridInfo.from_dataset(ds)
+    if grid.axes != pad_spec.axes:
+        raise DataError(f"make_metadata: pad spec axes {pad_spec.axes} != data axes {grid.axes}")
+    return SurrogateMetadata(
+        task=task,
+        model=model.spec,
+        normalizer=normalizer,
+        residual=residual,
+        grid=grid,
+        pad_spec=pad_spec,
+        context=tuple(int(c) for c in context),
+        halo=int(model.halo),
+        alignment=int(model.alignment),
+        exact_tiling=bool(type(model).exact_tiling),
+        provenance=provenance,
+    )
+
+
+def differences(stored: Any, current: Any, prefix: str) -> list[str]:
+    """``"key.sub: stored A, now B"`` for each leaf that differs between two JSON values."""
+    if isinstance(stored, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(stored) | set(current), key=str):
+            out += differences(stored.get(key), current.get(key), f"{prefix}.{key}")
+        return out
+    if stored != current:
+        return [f"{prefix}: stored {stored!r}, now {current!r}"]
+    return []
