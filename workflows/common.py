@@ -115,7 +115,7 @@ def generate(recipe: Any, path: Path, resume: bool = True) -> dict[str, Any]:
         ``seconds`` (solver wall time), ``reused`` (the file came from an earlier run) and
         ``resumed_parts`` (realisations an interrupted run had finished: not in ``seconds``).
     """
-    from surrogates.solvers.recipe import run_recipe
+    from surrogates.solvers.recipe import parts_fingerprint, run_recipe
 
     stamp = path.with_name(path.name + ".timing.json")
     if path.exists() and stamp.is_file():
@@ -123,7 +123,7 @@ def generate(recipe: Any, path: Path, resume: bool = True) -> dict[str, Any]:
         if record.get("fingerprint") == recipe.fingerprint:
             return {**record, "reused": True}
     parts = path.with_name(path.name + ".parts")
-    found = _parts_fingerprint(parts) if parts.is_dir() else None
+    found = parts_fingerprint(parts)
     if resume and found is not None and found != recipe.fingerprint:
         shutil.rmtree(parts)  # our partial output of a different recipe: start again
     resumed = len(list(parts.glob("sample-*.nc"))) if resume and parts.is_dir() else 0
@@ -133,14 +133,6 @@ def generate(recipe: Any, path: Path, resume: bool = True) -> dict[str, Any]:
     record = {"fingerprint": recipe.fingerprint, "seconds": seconds, "resumed_parts": resumed}
     stamp.write_text(json.dumps(record))
     return {**record, "reused": False}
-
-
-def _parts_fingerprint(parts: Path) -> str | None:
-    """The recipe fingerprint ``run_recipe`` stamped on its partial output folder."""
-    try:
-        return json.loads((parts / "recipe.json").read_text()).get("fingerprint")
-    except (OSError, ValueError, AttributeError):
-        return None  # not a parts folder of run_recipe: it refuses to touch it
 
 
 def persistence(truth: Any, names: Sequence[str], times: Any) -> Any:

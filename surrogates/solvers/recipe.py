@@ -41,7 +41,14 @@ from surrogates._files import check_output, output_lock, output_path
 from surrogates.errors import DataError
 from surrogates.solvers import budget, registry
 
-__all__ = ["Recipe", "load_recipe", "sample_configs", "run_recipe", "parse_value"]
+__all__ = [
+    "Recipe",
+    "load_recipe",
+    "sample_configs",
+    "run_recipe",
+    "parse_value",
+    "parts_fingerprint",
+]
 
 _TOP_KEYS = {"solver", "samples", "seed", "format", "description", "params", "vary"}
 _BASE_FORMATS = ("netcdf", "zarr")
@@ -258,10 +265,13 @@ def _part_path(parts: Path, i: int) -> Path:
     return parts / f"sample-{i:05d}.nc"
 
 
-def _parts_fingerprint(stamp: Path) -> str | None:
-    """The fingerprint stamped on a parts folder, or None when it is not ours."""
+def parts_fingerprint(parts: Path) -> str | None:
+    """The recipe fingerprint stamped on a ``OUT.parts/`` folder, or None when it is not
+    a folder :func:`run_recipe` made (which it then refuses to touch)."""
+    if not parts.is_dir() or parts.is_symlink():
+        return None
     try:
-        return json.loads(stamp.read_text()).get("fingerprint")
+        return json.loads((parts / "recipe.json").read_text()).get("fingerprint")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -269,7 +279,7 @@ def _parts_fingerprint(stamp: Path) -> str | None:
 def _prepare_parts(recipe: Recipe, parts: Path, resume: bool) -> None:
     stamp = parts / "recipe.json"
     if parts.exists() or parts.is_symlink():
-        found = _parts_fingerprint(stamp) if parts.is_dir() and not parts.is_symlink() else None
+        found = parts_fingerprint(parts)
         if found is None:
             raise DataError(
                 f"{parts}: exists and is not the partial output of a recipe (no readable"
