@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo demo-train turbulence lift-drag lint bench venv clean
+.PHONY: test demo demo-train turbulence lift-drag lint bench docs venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,24 +21,19 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -q
 
-# The main job on a laptop CPU: cosmology large-volume emulation (workflow 1). A box 4x
-# larger per side than the training boxes, at an Omega_m and seed no training box used, is
-# simulated with the PM solver, emulated tile by tile by the shipped full-size surrogate
-# (models/cosmology/, produced by `make demo-train`) and compared with the PM truth and the
-# 2LPT and ZA baselines. Ends with a summary table and report/. MODEL=... rolls out another
-# artifact, e.g. the one `make demo-train` writes.
-DEMO  := runs/demo
+# The main job on a laptop CPU: the cosmology study (surrogates/studies/cosmology.py) at
+# its laptop size. A box 4x larger per side than the training boxes, at an Omega_m and seed
+# no training box used, is simulated with the PM solver, emulated tile by tile by the
+# shipped surrogate (pretrained/cosmology/, produced by `make demo-train`) and compared with the
+# PM truth and the 2LPT and ZA baselines. Ends with a summary table; the report (metrics,
+# figures) is in runs/studies/cosmology/report/. MODEL=... rolls out another artifact, e.g.
+# the one `make demo-train` writes; SIZE=full adds the speedup at matched accuracy.
 SURR  := $(VENV)/bin/surrogates
-MODEL ?= models/cosmology/surrogate.pt
+MODEL ?= pretrained/cosmology/surrogate.pt
+STUDY  = $(SURR) study $(1) --out runs/studies/$(1) --size $(2)
 
 demo: $(STAMP)
-	rm -rf $(DEMO)/emulated.zarr report
-	mkdir -p $(DEMO)
-	$(SURR) generate datasets/cosmo-pm-large --out $(DEMO)/large.nc --overwrite
-	$(SURR) inspect $(DEMO)/large.nc
-	$(SURR) rollout $(MODEL) $(DEMO)/large.nc --out $(DEMO)/emulated.zarr --tile 64 --memory 2GB
-	$(SURR) compare $(DEMO)/emulated.zarr $(DEMO)/large.nc --out report \
-		--baseline 2LPT=disp_2lpt --baseline ZA=disp_za
+	$(call STUDY,cosmology,$(or $(SIZE),laptop)) --set model=$(MODEL)
 
 # Reproduce the shipped surrogate: 64 training boxes, then the full-size training of
 # cli/train-cosmology.toml (resumable: rerun after an interruption). Then
@@ -48,12 +43,13 @@ demo-train: $(STAMP)
 	$(SURR) train cli/train-cosmology.toml --resume
 	@echo "next: make demo MODEL=runs/cosmology/surrogate.pt"
 
-# Workflows 2 and 3, one command each; each prints where its figures and numbers went.
+# The turbulence and lift-and-drag studies at the size of docs/results (SIZE=laptop or
+# quick for less); each writes results.md, results.json and figures under runs/studies/.
 turbulence: $(STAMP)
-	$(PY) workflows/turbulence.py
+	$(call STUDY,turbulence,$(or $(SIZE),full))
 
 lift-drag: $(STAMP)
-	$(PY) workflows/lift_drag.py
+	$(call STUDY,lift-drag,$(or $(SIZE),full))
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
@@ -61,3 +57,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .ruff_cache
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --quiet

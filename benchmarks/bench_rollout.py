@@ -17,7 +17,7 @@ P(k) ~ k^-3) and untrained, seeded networks of the default size (``vnet``: width
 5. ``local`` (one process, 2 torch threads) vs ``dask`` (LocalCluster, 2 worker processes
    x 1 thread) throughput on the same out-of-core rollout.
 6. Layout and precision of one window through ``Surrogate.apply``: the weights and window
-   in the default (contiguous) layout, channels-last (apply's CPU default since session 5)
+   in the default (contiguous) layout, channels-last (apply's CPU default)
    and bfloat16 autocast (``precision="bf16-mixed"``), with each one's relative L2
    difference from the first.
 
@@ -311,7 +311,7 @@ def precision_table(windows: dict[str, int], repeats: int = 3) -> list[str]:
     """Seconds per window of ``apply`` by layout and precision (in this process).
 
     ``windows`` maps a model of :data:`MODELS`, or ``"cosmology"`` (the shipped
-    ``models/cosmology`` surrogate, at Omega_m = 0.3), to its window side.
+    ``pretrained/cosmology`` surrogate, at Omega_m = 0.3), to its window side.
     """
     import torch
 
@@ -326,7 +326,7 @@ def precision_table(windows: dict[str, int], repeats: int = 3) -> list[str]:
     ]
     for model, n in windows.items():
         shipped = model == "cosmology"
-        surrogate = load(ROOT / "models/cosmology/surrogate.pt") if shipped else build(model)
+        surrogate = load(ROOT / "pretrained/cosmology/surrogate.pt") if shipped else build(model)
         window = torch.randn(1, 3, n, n, n) * (5.0 if shipped else 1.0)  # ~ displacements
         params = torch.tensor([[0.3]]) if shipped else None
 

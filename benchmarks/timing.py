@@ -1,18 +1,5 @@
 """Timing shared by the benchmarks (imported as a sibling module of the scripts)."""
 
-from __future__ import annotations
+from surrogates.studies._common import best_time
 
-import time
-from collections.abc import Callable
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Seconds of the fastest of ``repeats`` calls of ``fn``, after one untimed warm-up call
-    (allocations, kernel selection, JIT compilation)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+__all__ = ["best_time"]

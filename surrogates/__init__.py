@@ -31,7 +31,7 @@ _LAZY = {
 }
 _SUBPACKAGES = {
     "io", "data", "ops", "nn", "models", "artifact", "training", "diagnostics", "solvers",
-    "plot",
+    "plot", "reliability",
 }  # fmt: skip
 
 __all__ = [

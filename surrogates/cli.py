@@ -8,6 +8,7 @@ input (``DataError`` / ``ModelError``, or a file that cannot be read or written)
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -99,6 +100,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         resume=args.resume,
         frame=args.frame,
         precision=args.precision,
+        reliability=args.reliability,
     )
     print(f"wrote {out}")
     return 0
@@ -128,12 +130,34 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="surrogates", description="Neural surrogates for PDE-governed simulation."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def _cmd_study(args: argparse.Namespace) -> int:
+    from surrogates import studies
 
+    chosen = studies.settings(args.name, args.size, seed=args.seed, changes=args.set or ())
+    out = output_path(args.out)
+    if args.threads:
+        if args.threads < 1:
+            raise DataError(f"--threads {args.threads}: expected a positive number")
+        import numba
+        import torch
+
+        torch.set_num_threads(args.threads)
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    handler = logging.StreamHandler(sys.stdout)  # the studies' progress lines
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    studies_log = logging.getLogger("surrogates.studies")
+    studies_log.addHandler(handler)
+    studies_log.setLevel(logging.INFO)
+    try:
+        studies.run(args.name, chosen, out)
+    finally:
+        studies_log.removeHandler(handler)
+    print((out / "results.md").read_text())
+    print(f"wrote {out}/results.json, results.md and the figures")
+    return 0
+
+
+def _add_inspect(sub: Any) -> None:
     p = sub.add_parser("inspect", help="print the canonical view of solver files")
     p.add_argument("paths", nargs="+", help="files, stores or globs")
     p.add_argument("--format", default="auto", help="layout (default: auto-detect)")
@@ -146,6 +170,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_inspect)
 
+
+def _add_convert(sub: Any) -> None:
     p = sub.add_parser("convert", help="write solver files in the canonical form")
     p.add_argument("paths", nargs="+", help="files, stores or globs (concatenated along sample)")
     p.add_argument("--out", required=True, help="OUT.nc or OUT.zarr")
@@ -154,6 +180,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier output at OUT")
     p.set_defaults(func=_cmd_convert)
 
+
+def _add_generate(sub: Any) -> None:
     p = sub.add_parser("generate", help="run a dataset recipe with a reference solver")
     p.add_argument("recipe", help="datasets/<name> or a recipe.toml")
     p.add_argument("--out", required=True, help="output path (.nc, .zarr, or a snapshot stem)")
@@ -163,12 +191,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--memory", help="memory budget, e.g. 8GB (default: the available RAM)")
     p.set_defaults(func=_cmd_generate)
 
+
+def _add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train a surrogate from a TOML run configuration")
     p.add_argument("config", help="run configuration, e.g. cli/train-cosmology.toml")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.set_defaults(func=_cmd_train)
 
+
+def _add_rollout(sub: Any) -> None:
     p = sub.add_parser("rollout", help="run a surrogate tile by tile over a large domain")
     p.add_argument("model", help="surrogate artifact (surrogate.pt)")
     p.add_argument("state", help="initial state: any canonical dataset (file, store, glob)")
@@ -185,9 +217,17 @@ def _parser() -> argparse.ArgumentParser:
         default="32-true",
         help="network arithmetic: 32-true, or bf16-mixed (bfloat16, ~2x faster)",
     )
+    p.add_argument(
+        "--reliability",
+        action="store_true",
+        help="also write <var>_error half-widths and a per-tile table (needs an artifact"
+        " with an error model)",
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted rollout")
     p.set_defaults(func=_cmd_rollout)
 
+
+def _add_compare(sub: Any) -> None:
     p = sub.add_parser("compare", help="score a prediction against the truth")
     p.add_argument("pred", help="predicted dataset (file, store or glob)")
     p.add_argument("truth", help="ground-truth dataset")
@@ -204,6 +244,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--option", "-o", action="append", help="compare option key=value")
     p.set_defaults(func=_cmd_compare)
+
+
+def _add_study(sub: Any) -> None:
+    from surrogates.studies import SIZES, STUDIES
+
+    p = sub.add_parser("study", help="run one of the scientific studies end to end")
+    p.add_argument("name", choices=list(STUDIES), help="the study")
+    p.add_argument(
+        "--size",
+        default="laptop",
+        choices=list(SIZES),
+        help="quick (seconds), laptop (minutes; default) or full (docs/results)",
+    )
+    p.add_argument("--seed", type=int, help="the study's seed (see its Settings)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="override a setting (TOML value), e.g. budget=60 or fit.max_steps=100",
+    )
+    p.add_argument("--out", required=True, help="output folder (its datasets are reused)")
+    p.add_argument("--threads", type=int, help="torch and numba threads (default: theirs)")
+    p.set_defaults(func=_cmd_study)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surrogates", description="Neural surrogates for PDE-governed simulation."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _add_inspect(sub)
+    _add_convert(sub)
+    _add_generate(sub)
+    _add_train(sub)
+    _add_rollout(sub)
+    _add_compare(sub)
+    _add_study(sub)
     return parser
 
 

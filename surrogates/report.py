@@ -3,7 +3,8 @@
 :func:`compare_report` opens both datasets, runs :func:`surrogates.compare.compare` and
 writes into ``DIR``:
 
-- ``metrics.nc``: the comparison Dataset (netCDF-4);
+- ``metrics.nc``: the comparison Dataset (netCDF-4, with the CF metadata of
+  :mod:`surrogates.io.cf`);
 - ``metrics.json``: the same as JSON (xarray's ``to_dict`` layout, NaN written as
   ``null``; read it back with :func:`read_metrics_json`);
 - ``*.png``: the figures of :mod:`surrogates.plot` that the results allow;
@@ -29,7 +30,7 @@ from surrogates._files import atomic_path
 from surrogates.compare import compare, density_field
 from surrogates.compare._inputs import baseline_models
 from surrogates.errors import DataError
-from surrogates.io import open_dataset
+from surrogates.io import cf, open_dataset
 
 __all__ = [
     "compare_report", "cosmology_scores", "read_metrics_json", "summary_markdown", "write_metrics"
@@ -151,7 +152,9 @@ def write_metrics(result: xr.Dataset, out_dir: PathLike) -> tuple[Path, Path]:
     nc, js = out / "metrics.nc", out / "metrics.json"
     with atomic_path(nc) as tmp:
         try:
-            _netcdf_ready(result).to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+            title = "surrogates compare: metrics of a prediction against the truth"
+            ready = cf.encode(_netcdf_ready(result), writer="surrogates.report", title=title)
+            ready.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
         except (OSError, ValueError, TypeError) as err:
             raise DataError(f"{nc}: cannot write the metrics: {err}") from err
     payload = _jsonable(result.to_dict(data="list"))

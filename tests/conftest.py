@@ -35,3 +35,32 @@ def one_thread_module():
     """:func:`one_thread` for a whole module, module-scoped fixtures included (request it
     from them, or ``pytestmark = pytest.mark.usefixtures("one_thread_module")``)."""
     yield from _single_torch_thread()
+
+
+@pytest.fixture(scope="session")
+def quick_study(tmp_path_factory):
+    """``quick_study(name) -> (results, out)``: the study at its quick size with default
+    settings, run once per test session (on one torch and one numba thread) and shared by
+    the study tests and the notebooks, which reuse its results. Tests must not write into
+    ``out``; copy it first."""
+    runs = {}
+
+    def get(name: str):
+        if name not in runs:
+            import numba
+            import torch
+
+            from surrogates import studies
+
+            out = tmp_path_factory.mktemp(name) / "out"
+            threads = torch.get_num_threads(), numba.get_num_threads()
+            torch.set_num_threads(1)
+            numba.set_num_threads(1)
+            try:
+                runs[name] = studies.run(name, studies.settings(name, "quick"), out), out
+            finally:
+                torch.set_num_threads(threads[0])
+                numba.set_num_threads(threads[1])
+        return runs[name]
+
+    return get

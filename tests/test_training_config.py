@@ -32,7 +32,11 @@ def test_unknown_fit_options_list_the_allowed_keys_and_suggest_the_closest():
         ({"val_fraction": 1.0}, r"FitConfig.val_fraction: got 1.0"),
         ({"max_steps": None}, r"FitConfig.max_steps: got None, expected an int when"),
         ({"symmetries": "yes"}, r"FitConfig.symmetries: got 'yes', expected true/false"),
-        ({"loss": "l1"}, r"FitConfig.loss: got 'l1', expected one of \('amse', 'mse', 'rel_l2'\)"),
+        (
+            {"loss": "l1"},
+            r"FitConfig.loss: got 'l1', expected one of \('amse', 'crps',"
+            r" 'gaussian_nll', 'mse', 'rel_l2'\)",
+        ),
     ],
 )
 def test_invalid_fit_option_values(options, message):
@@ -54,18 +58,16 @@ def test_shipped_configs_are_valid(path):
     assert isinstance(task, Task) and config.out_dir.startswith("runs/")
 
 
-def test_shipped_configs_describe_the_three_workflows():
+def test_shipped_configs_describe_the_three_studies():
     cosmo = load_config(ROOT / "cli" / "train-cosmology.toml")
     assert cosmo[1] == Task([f"disp_2lpt_{a}" for a in "xyz"], [f"disp_{a}" for a in "xyz"],
                             params=["Omega_m"], residual=True)  # fmt: skip
     turb = load_config(ROOT / "cli" / "train-turbulence.toml")
-    assert turb[1].lead is not None and turb[1].params == ("forcing_amplitude",)
-    assert turb[3].unroll > 1
+    assert turb[1].lead == 1 and turb[1].residual and turb[1].params == ("forcing_amplitude",)
+    assert turb[3].unroll == 1 and turb[3].loss == "amse"
     lbm = load_config(ROOT / "cli" / "train-lift-drag.toml")
-    assert lbm[1].static == ("mask",) and lbm[1].params == ("Re",)
-    # the FNO alternative documented in the turbulence config is valid too
-    fno = load_config(ROOT / "cli" / "train-turbulence.toml", ["model.name=fno", "train.crop=32"])
-    assert fno[2] == "fno" and fno[3].model_config == {"width": 32}
+    assert lbm[1].lead is None and lbm[1].params == ("Re",) and "mask" in lbm[1].inputs
+    assert lbm[3].gauge == ("p",) and lbm[3].loss_weight == "wall_weight"
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -141,14 +143,14 @@ def test_train_from_config_writes_the_artifact(tmp_path, monkeypatch):
 
 
 def test_shipped_cosmology_surrogate_matches_its_configuration():
-    """models/cosmology/ holds what `make demo-train` produces: the artifact loads safely and
+    """pretrained/cosmology/ holds what `make demo-train` produces: the artifact loads safely and
     records exactly the task, model and training options of cli/train-cosmology.toml."""
     import json
 
     data, task, model, config = load_config(ROOT / "cli" / "train-cosmology.toml")
-    surrogate = load(ROOT / "models" / "cosmology" / "surrogate.pt")
+    surrogate = load(ROOT / "pretrained" / "cosmology" / "surrogate.pt")
     assert surrogate.task == task and surrogate.metadata.model["name"] == model
-    recorded = json.loads((ROOT / "models" / "cosmology" / "fit_config.json").read_text())
+    recorded = json.loads((ROOT / "pretrained" / "cosmology" / "fit_config.json").read_text())
     expected = {**config.to_dict(), "resume": True}  # `make demo-train` passes --resume
     # options added to FitConfig after the run are absent from its record: at their default
     later = set(expected) - set(recorded["train"])
@@ -170,3 +172,60 @@ def test_mirror_symmetries_and_gauge_options_are_checked():
         FitConfig(gauge=[1])
     with pytest.raises(ModelError, match="gauge"):
         FitConfig(gauge="p")
+
+
+def test_sections_and_flat_keywords_give_the_same_config():
+    flat = FitConfig.from_kwargs(dict(crop=16, lr=2e-3, loss="rel_l2", gauge=["p"], patience=3))
+    sectioned = FitConfig.from_kwargs(
+        dict(
+            sampling={"crop": 16},
+            optim={"lr": 2e-3},
+            loss={"name": "rel_l2", "gauge": ["p"]},
+            trainer={"patience": 3},
+        )
+    )
+    assert flat == sectioned
+    mixed = FitConfig.from_kwargs(dict(crop=16, optim={"lr": 2e-3}, loss="rel_l2", gauge=["p"],
+                                       patience=3))  # fmt: skip
+    assert mixed == flat
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(optim={"crop": 16}), r"\[optim\] crop: belongs in \[sampling\]"),
+        (dict(lr=1e-3, optim={"lr": 1e-4}), r"lr given twice \(flat and \[optim\]\)"),
+        (dict(loss={"loss": "mse"}), r"\[loss\] loss: write it as loss.name"),
+        (dict(sampling=16), "sampling must be a table"),
+    ],
+)
+def test_misplaced_section_keys_are_one_line_errors(options, message):
+    with pytest.raises(ModelError, match=message):
+        FitConfig.from_kwargs(options)
+
+
+def test_sectioned_toml_and_overrides(tmp_path):
+    path = _write(tmp_path, BASE.split("[train]")[0] + SECTIONED)
+    _, _, _, config = load_config(path)
+    assert config.lr == 1e-3 and config.crop == 8 and config.loss == "rel_l2"
+    # a bare key, train.key or the section's own name all reach the key's table
+    for item in ("lr=5e-4", "train.lr=5e-4", "optim.lr=5e-4"):
+        assert load_config(path, [item])[3].lr == 5e-4
+    assert load_config(path, ["loss.name=mse"])[3].loss == "mse"
+    assert load_config(path, ["loss=mse"])[3].loss == "mse"
+    both = _write(tmp_path, BASE.split("[train]")[0] + SECTIONED + "\n[train]\nlr = 1e-2\n")
+    with pytest.raises(ModelError, match="lr given twice"):
+        load_config(both)
+
+
+SECTIONED = """
+[sampling]
+crop = 8
+
+[optim]
+lr = 1e-3
+max_steps = 5
+
+[loss]
+name = "rel_l2"
+"""

@@ -9,6 +9,7 @@ training), batched through :meth:`Surrogate.apply` and cut back to the domain.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +24,7 @@ from surrogates.errors import DataError, ModelError
 if TYPE_CHECKING:
     from surrogates.artifact.surrogate import Surrogate
 
-__all__ = ["check_dataset", "predict_dataset"]
+__all__ = ["check_dataset", "item_batches", "item_dims", "predict_dataset"]
 
 _RTOL = 1e-5
 
@@ -66,7 +67,7 @@ def check_dataset(surrogate: Surrogate, ds: xr.Dataset) -> None:
                 )
 
 
-def _item_dims(ds: xr.Dataset, names) -> tuple[str, ...]:
+def item_dims(ds: xr.Dataset, names) -> tuple[str, ...]:
     return tuple(d for d in ("sample", "time") if any(d in ds[v].dims for v in names))
 
 
@@ -83,8 +84,21 @@ def _param_row(ds: xr.Dataset, names, sel: dict[str, int], source: str) -> list[
     return row
 
 
-def _apply_all(surrogate: Surrogate, ds: xr.Dataset, dims, batch_size: int) -> np.ndarray:
-    """Outputs of every item, shape (items, C_out, *domain)."""
+def item_batches(
+    surrogate: Surrogate, ds: xr.Dataset, dims: tuple[str, ...], batch_size: int
+) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor | None, tuple[slice, ...]]]:
+    """The whole-domain windows of every item, in batches (what :meth:`Surrogate.apply` gets).
+
+    Yields
+    ------
+    rows : slice
+        Items of the batch (items in C order over ``dims``).
+    window : torch.Tensor, shape (batch, C_in, *W)
+        Padded physical windows.
+    params : torch.Tensor, shape (batch, P), or None
+    region : tuple of slice
+        Where the domain lies in an output of :meth:`Surrogate.apply` on ``window``.
+    """
     task, meta, source = surrogate.task, surrogate.metadata, dataset_source(ds)
     shape = tuple(ds.sizes[a] for a in meta.grid.axes)
     geometry = [
@@ -97,7 +111,6 @@ def _apply_all(surrogate: Surrogate, ds: xr.Dataset, dims, batch_size: int) -> n
         *(slice(g[2], g[2] + n) for g, n in zip(geometry, shape, strict=True)),
     )
     items = list(itertools.product(*(range(ds.sizes[d]) for d in dims)))
-    out = np.empty((len(items), len(task.targets), *shape), dtype=np.float32)
     for first in range(0, len(items), batch_size):
         windows, params = [], []
         for item in items[first : first + batch_size]:
@@ -108,8 +121,16 @@ def _apply_all(surrogate: Surrogate, ds: xr.Dataset, dims, batch_size: int) -> n
             params.append(_param_row(ds, task.params, sel, source))
         x = torch.from_numpy(np.stack(windows))
         p = torch.tensor(params, dtype=torch.float32) if task.params else None
-        y = surrogate.apply(x, p)
-        out[first : first + len(windows)] = y[region].cpu().numpy()
+        yield slice(first, first + len(windows)), x, p, region
+
+
+def _apply_all(surrogate: Surrogate, ds: xr.Dataset, dims, batch_size: int) -> np.ndarray:
+    """Outputs of every item, shape (items, C_out, *domain)."""
+    shape = tuple(ds.sizes[a] for a in surrogate.metadata.grid.axes)
+    n_items = int(np.prod([ds.sizes[d] for d in dims]))
+    out = np.empty((n_items, len(surrogate.task.targets), *shape), dtype=np.float32)
+    for rows, x, p, region in item_batches(surrogate, ds, dims, batch_size):
+        out[rows] = surrogate.apply(x, p)[region].cpu().numpy()
     return out
 
 
@@ -120,7 +141,7 @@ def predict_dataset(surrogate: Surrogate, ds: xr.Dataset, batch_size: int = 8) -
     check_dataset(surrogate, ds)
     task, meta = surrogate.task, surrogate.metadata
     axes = meta.grid.axes
-    dims = _item_dims(ds, task.inputs)
+    dims = item_dims(ds, task.inputs)
     out = _apply_all(surrogate, ds, dims, batch_size)
     out = out.reshape(*(ds.sizes[d] for d in dims), len(task.targets), *out.shape[2:])
     coords = {a: ds[a] for a in axes if a in ds.coords}

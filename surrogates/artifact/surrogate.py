@@ -8,7 +8,15 @@ A ``torch.save`` zip archive of a plain dict, read back with
     {"format": "pde-surrogates/surrogate",    # identifies our artifacts
      "format_version": 1,                     # incremented on incompatible changes
      "metadata": "<JSON>",                    # SurrogateMetadata.to_dict()
-     "state_dict": {name: tensor}}            # the network's weights (CPU, contiguous)
+     "state_dict": {name: tensor},            # the network's weights (CPU, contiguous)
+     "reliability": {"metadata": "<JSON>",    # optional: a calibrated error estimate
+                     "state_dict": {name: tensor}}}
+
+The ``reliability`` entry (absent in artifacts without one, which load with
+``Surrogate.reliability is None``) is written and read by :mod:`surrogates.reliability`:
+its JSON names its kind (an error model, an ensemble) and holds the conformal
+calibration (level, units, calibration set, score quantiles). It is an optional addition,
+so the format version is unchanged; a reader that predates it ignores the entry.
 
 The metadata holds the task, the model spec, normalisation and residual statistics,
 the training grid (spacing, boundaries, shape, dt), the pad spec, halo, alignment,
@@ -76,9 +84,14 @@ class Surrogate:
         same-size models); :meth:`apply` returns ``W - 2 * trim`` cells per axis.
     scaling : Scaling
         The normalisation and residual maps (float32, on the surrogate's device).
+    reliability : object or None
+        A calibrated error estimate (:class:`surrogates.reliability.ErrorModel` or
+        :class:`~surrogates.reliability.EnsembleEstimator`, bound here to ``model``), or None.
     """
 
-    def __init__(self, model: SurrogateModel, metadata: SurrogateMetadata) -> None:
+    def __init__(
+        self, model: SurrogateModel, metadata: SurrogateMetadata, reliability: Any = None
+    ) -> None:
         if not isinstance(model, SurrogateModel):
             raise ModelError(f"Surrogate: expected a SurrogateModel, got {type(model).__name__}")
         self.model = model.eval()
@@ -89,6 +102,8 @@ class Surrogate:
         )
         self.scaling.to(next(model.parameters()).device)
         self._layout: torch.memory_format | None = None  # the weights' layout when not default
+        bind = getattr(reliability, "bind", None)  # an ensemble estimate reads this network
+        self.reliability = reliability if bind is None else bind(self)
 
     @property
     def task(self) -> Task:
@@ -127,7 +142,7 @@ class Surrogate:
         )
 
     def to(self, device: str | torch.device) -> Surrogate:
-        """Move the network (and statistics) to ``device``; returns self.
+        """Move the network (statistics, reliability attachment) to ``device``; returns self.
 
         Raises :class:`~surrogates.ModelError` for a device this machine does not have.
         """
@@ -137,6 +152,8 @@ class Surrogate:
             self._layout = None
         self.model.to(device)
         self.scaling.to(device)
+        if self.reliability is not None:  # the error estimate runs beside the network
+            self.reliability.to(device)
         return self
 
     def _channels_last(self, window: torch.Tensor) -> torch.Tensor:
@@ -166,7 +183,7 @@ class Surrogate:
         Normalise -> network -> (residual add) -> denormalise on the surrogate's device, in
         float32; with ``precision="bf16-mixed"`` the network runs under bfloat16 autocast
         (about 2x faster on CPUs with AVX512-BF16 and on GPUs; measure its accuracy on
-        your aggregate quantity: ``docs/results.md`` does for the cosmology emulator).
+        your aggregate quantity: ``docs/results/cosmology.md`` does for the cosmology emulator).
 
         Parameters
         ----------
@@ -238,15 +255,15 @@ class Surrogate:
         state = {
             k: v.detach().cpu().contiguous().clone() for k, v in self.model.state_dict().items()
         }
-        atomic_torch_save(
-            {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "metadata": json.dumps(self.metadata.to_dict()),
-                "state_dict": state,
-            },
-            path,
-        )
+        obj = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "metadata": json.dumps(self.metadata.to_dict()),
+            "state_dict": state,
+        }
+        if self.reliability is not None:
+            obj["reliability"] = self.reliability.to_payload()
+        atomic_torch_save(obj, path)
         return path
 
 
@@ -337,6 +354,20 @@ def _check_format(obj: object, path: Path) -> None:
         )
 
 
+def _reliability(obj: dict, path: Path) -> Any:
+    """The decoded ``reliability`` entry, or None when the file has none."""
+    if "reliability" not in obj:
+        return None
+    # The one upward import of this room, taken only for files that hold an attachment:
+    # the reliability room owns its payload (and never imports training or Lightning).
+    from surrogates.reliability.store import decode
+
+    try:
+        return decode(obj["reliability"])
+    except ModelError as err:
+        raise ModelError(f"{path}: {err}") from None
+
+
 def load(path: str | os.PathLike, device: str | torch.device | None = None) -> Surrogate:
     """Load a surrogate artifact safely (``weights_only``); see the module docstring.
 
@@ -368,5 +399,5 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None) -> S
     except (ModelError, KeyError, TypeError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0]
         raise ModelError(f"{path}: weights do not match the stored model spec ({first})") from None
-    surrogate = Surrogate(model, meta)
+    surrogate = Surrogate(model, meta, _reliability(obj, path))
     return surrogate.to(device) if device is not None else surrogate

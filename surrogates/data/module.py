@@ -50,6 +50,9 @@ class CubeDataModule(lightning.LightningDataModule):
         Loader worker processes.
     seed : int
         Seed of the split and of the crops.
+    split_seed : int, optional
+        Seed of the split alone (default ``seed``): the members of an ensemble draw their
+        own crops on one shared split.
     symmetries : bool or sequence of str
         Random cube symmetries on training crops, or the axes whose mirrors are drawn
         (:class:`CubeDataset`).
@@ -82,6 +85,7 @@ class CubeDataModule(lightning.LightningDataModule):
         pad_mode: str | PadSpec = "reflect",
         length: int | None = None,
         weight: str | None = None,
+        split_seed: int | None = None,
         **loader_options,
     ) -> None:
         super().__init__()
@@ -94,7 +98,8 @@ class CubeDataModule(lightning.LightningDataModule):
             if isinstance(pad_mode, PadSpec)
             else PadSpec.from_dataset(self.ds, mode=pad_mode)
         )
-        self.split = split_dataset(self.ds, task, unroll, val_fraction, seed)
+        split_seed = seed if split_seed is None else split_seed
+        self.split = split_dataset(self.ds, task, unroll, val_fraction, split_seed)
         self._normalizer = normalizer if isinstance(normalizer, Normalizer) else None
         self._normalize = normalizer is not False
         self.train_set: CubeDataset | None = None

@@ -19,16 +19,27 @@ Return convention
 - Single quantities follow the input: a float (or array over leading axes) for arrays,
   a DataArray for DataArrays, a Dataset per variable for Datasets: :func:`dissipation`,
   :func:`enstrophy`, :func:`strouhal` (float) and the metrics :func:`rmse` ... :func:`vrmse`.
+- Probabilistic scores (NumPy arrays in, arrays or a float out): :func:`spread_skill`,
+  :func:`crps_ensemble` (empirical or fair), :func:`crps_gaussian`.
 - :func:`fof_halos` returns a :class:`HaloCatalog` (``.to_dataset()`` for xarray).
-- :func:`body_boxes`, :func:`approach_velocity`, :func:`placement_distance`: geometry
-  of the bodies of a mask (lists, one entry per body).
+- :func:`body_boxes`, :func:`body_at`, :func:`approach_velocity`,
+  :func:`placement_distance`: geometry of the bodies of a mask (lists, one entry per body
+  or point).
+- :func:`coefficient_errors` (mean and largest relative error over bodies) and
+  :func:`field_errors` (relative L2 per field, of the gradient for gauge fields): dicts.
 - :func:`matched_frame` (a solver's error series against a surrogate's error) returns the
   index of the frame from which on the solver is as accurate, or None;
   :func:`cheapest_matching` the cheapest of several solver runs as accurate, or None.
 """
 
+from surrogates.diagnostics.baselines import persistence
 from surrogates.diagnostics.bispectrum import bispectrum
-from surrogates.diagnostics.bodies import approach_velocity, body_boxes, placement_distance
+from surrogates.diagnostics.bodies import (
+    approach_velocity,
+    body_at,
+    body_boxes,
+    placement_distance,
+)
 from surrogates.diagnostics.convergence import cheapest_matching, matched_frame
 from surrogates.diagnostics.correlation import correlation_function
 from surrogates.diagnostics.forces import force_coefficients, strouhal
@@ -44,12 +55,14 @@ from surrogates.diagnostics.metrics import (
     rmse,
     vrmse,
 )
+from surrogates.diagnostics.probabilistic import crps_ensemble, crps_gaussian, spread_skill
 from surrogates.diagnostics.spectra import (
     cross_correlation,
     density_contrast,
     power_spectrum,
     transfer_function,
 )
+from surrogates.diagnostics.summaries import coefficient_errors, field_errors
 from surrogates.diagnostics.turbulence import (
     dissipation,
     energy_spectrum,
@@ -60,7 +73,10 @@ from surrogates.diagnostics.turbulence import (
 
 __all__ = [
     "approach_velocity",
+    "body_at",
     "body_boxes",
+    "coefficient_errors",
+    "field_errors",
     "placement_distance",
     "HaloCatalog",
     "METRICS",
@@ -68,6 +84,8 @@ __all__ = [
     "brmse",
     "correlation_function",
     "crmse",
+    "crps_ensemble",
+    "crps_gaussian",
     "cross_correlation",
     "density_contrast",
     "dissipation",
@@ -82,9 +100,11 @@ __all__ = [
     "matched_frame",
     "cheapest_matching",
     "nrmse",
+    "persistence",
     "power_spectrum",
     "relative_l2",
     "rmse",
+    "spread_skill",
     "strouhal",
     "structure_functions",
     "transfer_function",

@@ -1,4 +1,5 @@
-"""Geometry of the solid bodies in a mask: boxes, the flow ahead of each, placement distance.
+"""Geometry of the solid bodies in a mask: boxes, which body holds a point, the flow ahead
+of each, placement distance.
 
 Bodies are the face-connected components of a boolean mask, labelled in the order
 :func:`scipy.ndimage.label` gives them, which is the order :func:`force_coefficients`
@@ -10,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage
 
-__all__ = ["approach_velocity", "body_boxes", "placement_distance"]
+from surrogates.errors import DataError
+
+__all__ = ["approach_velocity", "body_at", "body_boxes", "placement_distance"]
 
 
 def body_boxes(mask: np.ndarray) -> list[np.ndarray]:
@@ -30,6 +33,37 @@ def body_boxes(mask: np.ndarray) -> list[np.ndarray]:
     return [
         np.array([[s.start, s.stop - 1] for s in box]) for box in scipy.ndimage.find_objects(labels)
     ]
+
+
+def body_at(mask: np.ndarray, points: np.ndarray, spacing: float | np.ndarray = 1.0) -> list[int]:
+    """The body (label, from 1) of ``mask`` holding each point; 0 for a point in the fluid.
+
+    Matches bodies known by position (a solver's list of obstacle centres) with the
+    bodies of its mask, numbered as :func:`force_coefficients` numbers them.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (*spatial)
+        Solid cells, the first cell spanning ``[0, spacing)`` on every axis.
+    points : array-like, shape (n, ndim)
+        Positions, in units of ``spacing``.
+    spacing : float or array-like of shape (ndim,)
+        Cell size (per axis).
+
+    Raises
+    ------
+    DataError
+        If a point lies outside the mask.
+    """
+    labels, _ = scipy.ndimage.label(mask)
+    pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    cells = np.floor(pts / np.asarray(spacing, dtype=np.float64)).astype(int)
+    if cells.shape[1] != labels.ndim or (cells < 0).any() or (cells >= labels.shape).any():
+        raise DataError(
+            f"body_at: points {pts.tolist()} at spacing {spacing}; expected positions"
+            f" inside the mask's {labels.shape} cells"
+        )
+    return [int(labels[tuple(c)]) for c in cells]
 
 
 def approach_velocity(u_x: np.ndarray, mask: np.ndarray, gap: int = 6) -> list[float]:

@@ -5,7 +5,8 @@ other than ``sample, time, x, y, z`` must be renamed with ``dims={...}`` — nam
 ``lon``/``lat`` are never guessed. Time stays numeric (``decode_times=False``) so the
 ``time`` coordinate keeps its CF ``units`` attribute ("days since ...") instead of becoming
 datetime64. CF bounds variables (named by a coordinate's ``bounds`` attribute) and grid
-mapping variables are dropped. Data stay lazy: xarray's indexing adapters read only the
+mapping variables are dropped, and the CF metadata our writers add is removed again
+(:func:`surrogates.io.cf.decode`). Data stay lazy: xarray's indexing adapters read only the
 hyperslabs asked for.
 """
 
@@ -18,6 +19,7 @@ import h5py
 import xarray as xr
 
 from surrogates.errors import DataError
+from surrogates.io import cf
 from surrogates.io.lazy import h5_file
 
 __all__ = ["NAME", "sniff", "open", "drop_cf_auxiliaries"]
@@ -78,7 +80,7 @@ def open(
         )
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise DataError(f"{path}: cannot be opened as netCDF: {err}") from err
-    return drop_cf_auxiliaries(ds)
+    return cf.decode(drop_cf_auxiliaries(ds))
 
 
 def drop_cf_auxiliaries(ds: xr.Dataset) -> xr.Dataset:

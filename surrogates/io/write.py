@@ -9,8 +9,9 @@ the path (a user's folder, another kind of file) is refused and left untouched.
 (Replacing an existing zarr directory takes two renames; a crash between them leaves the
 old store at ``<name>.old-<id>``.)
 Attributes, including ``boundary_*``, ``source`` and ``source_format`` of the dataset
-written, are stored as they are; reading the file back records the new file as
-``source``.
+written, are stored as they are, plus the CF metadata of :mod:`surrogates.io.cf`
+(UDUNITS units, ``long_name``, ``Conventions``, ``title``, ``history``), which the
+readers remove again; reading the file back records the new file as ``source``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import xarray as xr
 
 from surrogates._files import atomic_path, check_output, output_lock, output_path
 from surrogates.errors import DataError
+from surrogates.io import cf
 from surrogates.io.schema import SPATIAL_DIMS, validate
 
 __all__ = ["to_netcdf", "to_zarr", "is_canonical_netcdf", "is_canonical_zarr", "ZARR_SPATIAL_CHUNK"]
@@ -53,7 +55,7 @@ def to_netcdf(
         old file, if any, is kept).
     """
     target = output_path(path, "path")
-    clean = _clean(validate(ds))
+    clean = _clean(validate(ds), "to_netcdf")
     with output_lock(target, "to_netcdf"), atomic_path(target) as tmp:
         check_output(target, overwrite=overwrite, is_ours=is_canonical_netcdf,
                      what="a canonical netCDF file")  # fmt: skip
@@ -74,7 +76,7 @@ def to_zarr(
     errors are those of :func:`to_netcdf` (an existing canonical zarr store).
     """
     target = output_path(path, "path")
-    clean = _clean(validate(ds))
+    clean = _clean(validate(ds), "to_zarr")
     clean = clean.assign(
         {name: var.chunk(_zarr_chunks(var)) for name, var in clean.data_vars.items()}
     )
@@ -95,12 +97,13 @@ def _zarr_chunks(var: xr.DataArray) -> dict[str, int]:
     return {d: ZARR_SPATIAL_CHUNK if d in SPATIAL_DIMS else 1 for d in var.dims}
 
 
-def _clean(ds: xr.Dataset) -> xr.Dataset:
-    """Drop encodings inherited from the source file (chunk sizes, compressors, fill values)."""
+def _clean(ds: xr.Dataset, writer: str) -> xr.Dataset:
+    """Drop encodings inherited from the source file (chunk sizes, compressors, fill
+    values), then add the CF metadata (:func:`surrogates.io.cf.encode`)."""
     ds = ds.copy()
     for var in ds.variables.values():
         var.encoding = {}
-    return ds
+    return cf.encode(ds, writer=f"surrogates.io.{writer}", netcdf=writer == "to_netcdf")
 
 
 def is_canonical_netcdf(path: pathlib.Path) -> bool:

@@ -23,6 +23,7 @@ import xarray as xr
 import zarr
 
 from surrogates.errors import DataError
+from surrogates.io import cf
 from surrogates.io.netCDF4_ import drop_cf_auxiliaries
 
 __all__ = ["NAME", "sniff", "open"]
@@ -67,7 +68,7 @@ def open(
         raise DataError(f"{path}: cannot be opened as zarr: {err}") from err
     if not allow_missing_chunks:
         _check_chunks(path, group, [str(n) for n in ds.data_vars])
-    return drop_cf_auxiliaries(ds)
+    return cf.decode(drop_cf_auxiliaries(ds))
 
 
 def _check_chunks(path: pathlib.Path, group: str | None, names: Sequence[str]) -> None:

@@ -1,5 +1,7 @@
 """Surrogate networks and their registry: ``vnet``, ``unet``, ``fno``, and the optional
-``neuralop_fno`` (neuraloperator's FNO; needs the ``bench`` extra, imported when built).
+``neuralop_fno`` (neuraloperator's FNO; needs the ``bench`` extra, imported when built), and
+the unlisted ``ensemble`` wrapper (K members of one of them, mean output; built by
+``fit(..., ensemble=K)``).
 
 Build models by name with :func:`build`; every model follows the contract of
 :class:`~surrogates.models.base.SurrogateModel` (``forward(x, params=None)``, ``halo``,
@@ -7,8 +9,9 @@ Build models by name with :func:`build`; every model follows the contract of
 the :func:`register` decorator; the smoke tests then cover it automatically.
 """
 
-from surrogates.models import fno, neuralop_, unet, vnet  # noqa: F401  (register the models)
+from surrogates.models import ensemble, fno, neuralop_, unet, vnet  # noqa: F401  (register)
 from surrogates.models.base import SurrogateModel
+from surrogates.models.ensemble import Ensemble, EnsembleConfig, ensemble_of
 from surrogates.models.fno import FNO, FNOConfig
 from surrogates.models.neuralop_ import NeuralopFNO, NeuralopFNOConfig
 from surrogates.models.registry import available, build, config_defaults, register
@@ -17,6 +20,8 @@ from surrogates.models.vnet import VNet, VNetConfig, vnet_geometry
 
 __all__ = [
     "FNO",
+    "Ensemble",
+    "EnsembleConfig",
     "FNOConfig",
     "NeuralopFNO",
     "NeuralopFNOConfig",
@@ -28,6 +33,7 @@ __all__ = [
     "available",
     "build",
     "config_defaults",
+    "ensemble_of",
     "receptive_radius",
     "register",
     "vnet_geometry",

@@ -6,7 +6,10 @@ frozen ``Config`` dataclass whose fields are the model's options (with defaults)
 the packages it needs in ``register(name, requires=...)``: it is always registered, so
 ``build`` and saved artifacts find it, and it imports them only when built.
 :func:`available` lists the package's own models; ``available(optional=True)`` adds the
-optional ones whose packages are installed here.
+optional ones whose packages are installed here. A composite model registered with
+``listed=False`` (the ``ensemble`` wrapper, built by ``fit(..., ensemble=K)`` around members
+of a listed model) is buildable and loadable but never listed, so it is neither fitted by
+name nor covered by the per-model smoke tests (its own tests cover it).
 """
 
 from __future__ import annotations
@@ -24,15 +27,18 @@ __all__ = ["available", "build", "config_defaults", "register"]
 _REGISTRY: dict[str, type[SurrogateModel]] = {}
 #: Optional top-level packages each model imports when built (absent: none).
 _REQUIRES: dict[str, tuple[str, ...]] = {}
+#: Registered composite models that :func:`available` never lists.
+_UNLISTED: set[str] = set()
 
 M = TypeVar("M", bound=type[SurrogateModel])
 
 
-def register(name: str, requires: tuple[str, ...] = ()) -> Callable[[M], M]:
+def register(name: str, requires: tuple[str, ...] = (), listed: bool = True) -> Callable[[M], M]:
     """Class decorator adding a model to the registry under ``name``.
 
     ``requires`` names the optional top-level packages the model imports when it is built
     (never at registration); :func:`available` leaves the model out where one is missing.
+    ``listed=False`` registers a composite model that :func:`available` never lists.
 
     Raises
     ------
@@ -51,6 +57,8 @@ def register(name: str, requires: tuple[str, ...] = ()) -> Callable[[M], M]:
         _REGISTRY[name] = cls
         if requires:
             _REQUIRES[name] = tuple(requires)
+        if not listed:
+            _UNLISTED.add(name)
         return cls
 
     return decorator
@@ -66,7 +74,7 @@ def available(optional: bool = False) -> list[str]:
         installed here. Building one whose packages are missing raises a
         :class:`ModelError` that says how to install them.
     """
-    names = [n for n in _REGISTRY if n not in _REQUIRES]
+    names = [n for n in _REGISTRY if n not in _REQUIRES and n not in _UNLISTED]
     if optional:
         names += [n for n, packages in _REQUIRES.items() if n in _REGISTRY and _installed(packages)]
     return sorted(names)

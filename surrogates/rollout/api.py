@@ -27,6 +27,7 @@ from surrogates._files import output_lock, output_path
 from surrogates.artifact import PRECISIONS
 from surrogates.errors import DataError
 from surrogates.rollout.dask_ import dask_client, run_dask
+from surrogates.rollout.halfwidth import estimator, fingerprint_estimator
 from surrogates.rollout.local import run_local
 from surrogates.rollout.memory import human, parse_bytes, plan_rollout, source_chunks
 from surrogates.rollout.resume import (
@@ -109,6 +110,7 @@ def rollout(
     scheduler: Any = None,
     batch: int | None = None,
     precision: str = "32-true",
+    reliability: bool = False,
 ) -> xr.Dataset:
     """Apply or advance a surrogate over a domain of any size by tiles.
 
@@ -154,7 +156,13 @@ def rollout(
     precision : {"32-true", "bf16-mixed"}
         Arithmetic of the network (``Surrogate.apply``): float32, or bfloat16 autocast
         (about 2x faster on CPUs with AVX512-BF16 and on GPUs; its effect on the cosmology
-        emulator's T(k), r(k) and halo counts is in ``docs/results.md``).
+        emulator's T(k), r(k) and halo counts is in ``docs/results/cosmology.md``).
+    reliability : bool
+        Also write the surrogate's calibrated error estimate (its reliability attachment,
+        e.g. :func:`surrogates.reliability.fit_error_model`): a ``<var>_error`` half-width
+        field per target, stitched exactly, and the per-tile table
+        ``<var>_error_tile_max|mean`` (:mod:`surrogates.rollout.halfwidth`); step ``k`` of
+        a lead rollout uses the calibration of step ``k``. The estimator runs in float32.
 
     Returns
     -------
@@ -167,8 +175,12 @@ def rollout(
     ------
     DataError
         Bad state, parameters, options or budget; an existing store without ``resume``, or
-        one from another surrogate, state or options.
+        one from another surrogate, state or options (reliability included).
+    ModelError
+        ``reliability=True`` for a surrogate without a reliability attachment, or for more
+        steps than it was calibrated for.
     """
+    name = str(surrogate) if isinstance(surrogate, (str, os.PathLike)) else None
     surrogate = _as_surrogate(surrogate)
     if device is not None:
         surrogate.to(device)
@@ -181,6 +193,8 @@ def rollout(
     if precision not in PRECISIONS:
         raise DataError(f"rollout: precision={precision!r}, expected one of {PRECISIONS}")
     spec = make_spec(surrogate, state, steps, every, params)
+    est = estimator(surrogate, spec.steps, name) if reliability else None
+    run = {"precision": precision, "estimator": est}
     fingerprints = {
         "surrogate": fingerprint_surrogate(surrogate),
         "state": fingerprint_state(state, surrogate.task.inputs, spec.axes),
@@ -195,11 +209,12 @@ def rollout(
                     " rollout stored there, or choose a new store"
                 )
             target, plan = _reopen(path, spec, surrogate, fingerprints, (tile, batch), backend,
-                                   precision)  # fmt: skip
+                                   run)  # fmt: skip
         else:
             target, plan = _create(path, spec, surrogate, state, fingerprints, (tile, batch),
-                                   memory, backend, precision)  # fmt: skip
-        ctx = Context(spec, plan, surrogate.task, surrogate.pad_spec, target, state, precision)
+                                   memory, backend, run)  # fmt: skip
+        ctx = Context(spec, plan, surrogate.task, surrogate.pad_spec, target, state, precision,
+                      reliability=est is not None)  # fmt: skip
         _run(ctx, surrogate, backend, scheduler, fingerprints["surrogate"], progress)
     return target.result()
 
@@ -208,31 +223,39 @@ def _is_store(path: Path) -> bool:
     return (path / "_rollout" / "manifest.json").is_file()
 
 
-def _reopen(path: Path, spec, surrogate, fingerprints: dict, tiling, backend: str,
-            precision: str):  # fmt: skip
+def _options(spec, surrogate, mode: str, run: dict) -> dict:
+    est = run["estimator"]
+    return options(spec, surrogate, mode, run["precision"],
+                   False if est is None else fingerprint_estimator(est))  # fmt: skip
+
+
+def _reopen(path: Path, spec, surrogate, fingerprints: dict, tiling, backend: str, run: dict):
     """An existing store and its plan, after checking it belongs to this run."""
     target = ZarrStore(path)
     manifest = target.manifest()
-    opts = options(spec, surrogate, manifest["mode"], precision)
+    opts = _options(spec, surrogate, manifest["mode"], run)
     plan = resume_plan(manifest, fingerprints, opts, *tiling, path)
     target.update_manifest(runs=[*manifest["runs"], run_record(backend)])
     return target, plan
 
 
 def _create(path: Path | None, spec, surrogate, state, fingerprints: dict, tiling, memory,
-            backend: str, precision: str):  # fmt: skip
+            backend: str, run: dict):  # fmt: skip
     """Plan the tiles, then lay out a new store (or in-memory arrays)."""
+    est = run["estimator"]
     plan = plan_rollout(
         surrogate, spec.shape, tile=tiling[0], batch=tiling[1], memory=parse_bytes(memory),
         items=len(spec.items), device=surrogate.device,
-        sources=source_chunks(state, surrogate.task.inputs, spec.axes),
+        sources=source_chunks(state, surrogate.task.inputs, spec.axes), estimator=est,
     )  # fmt: skip
-    attrs = _attrs(state, surrogate, spec, plan, path) | {"rollout_precision": precision}
-    layout = make_layout(spec, plan, surrogate.task, state, attrs)
+    attrs = _attrs(state, surrogate, spec, plan, path) | {"rollout_precision": run["precision"]}
+    if est is not None:
+        attrs["rollout_reliability"] = est.kind
+    layout = make_layout(spec, plan, surrogate.task, state, attrs, est)
     _check_room(layout, path)
     if path is None:
         return MemoryStore(layout), plan
-    opts = options(spec, surrogate, plan.mode, precision)
+    opts = _options(spec, surrogate, plan.mode, run)
     manifest = new_manifest(fingerprints, opts, plan, backend)
     return ZarrStore.create(path, layout, manifest, {ARTIFACT: surrogate.save}), plan
 
@@ -305,18 +328,22 @@ def rollout_cli(
     resume: bool = False,
     frame: int | None = None,
     precision: str = "32-true",
+    reliability: bool = False,
 ) -> Path:
     """``surrogates rollout MODEL STATE --out OUT.zarr ...``: roll out into a zarr store.
 
     Parameters are those of :func:`rollout`; ``memory`` may be a string such as ``"4GB"``;
     ``dask_scheduler`` (an address) selects the Dask backend; ``frame`` picks the time frame
-    of ``STATE`` a lead surrogate starts from (default: its only frame). Shows a progress
-    bar; returns the store path.
+    of ``STATE`` a lead surrogate starts from (default: its only frame); ``reliability``
+    (``--reliability``) writes the error fields and table. Shows a progress bar; returns
+    the store path.
     """
     from surrogates.artifact import load
     from surrogates.io import open_dataset
 
     surrogate = load(model_path)
+    if reliability:  # before the state is opened: the artifact named in the message
+        estimator(surrogate, steps, str(model_path))
     state = open_dataset(state_path)
     if frame is not None:
         if "time" not in state.dims:
@@ -331,5 +358,5 @@ def rollout_cli(
     backend = "dask" if dask_scheduler else "local"
     rollout(surrogate, state, steps=steps, every=every, tile=tile, memory=parse_bytes(memory),
             store=out, backend=backend, device=device, resume=resume, progress=True,
-            scheduler=dask_scheduler, precision=precision)  # fmt: skip
+            scheduler=dask_scheduler, precision=precision, reliability=reliability)  # fmt: skip
     return Path(out)

@@ -12,7 +12,12 @@ on top:
 - the pipeline around the model: five copies of each window (hyperslab pieces, the
   assembled window, the stacked batch, the next batch being read) and three of each
   output (the result, its host copy, the one being written);
-- the chunks one window read decodes (:func:`read_bytes`).
+- the chunks one window read decodes (:func:`read_bytes`);
+- with a reliability estimator (``reliability=True``): its traced peak
+  (:func:`~surrogates.rollout.trace.estimator_peak`) where it exceeds the surrogate's (it
+  runs after the network, on its output), and three copies of its half-width map; the
+  tiles also grow by the estimator's halo (:func:`~surrogates.rollout.halfwidth.extra_margin`).
+  An estimator that cannot be traced is counted like a second surrogate pass.
 
 On CPU one tile goes through the model per call (batching buys nothing there and costs
 memory); on a GPU up to :data:`MAX_BATCH` tiles that fit the budget.
@@ -38,8 +43,9 @@ import torch
 
 from surrogates._bytes import parse_bytes
 from surrogates.errors import DataError, ModelError
+from surrogates.rollout.halfwidth import extra_margin
 from surrogates.rollout.tiling import TilePlan, plan_tiles
-from surrogates.rollout.trace import Tracer, traced_peak
+from surrogates.rollout.trace import Tracer, estimator_peak, traced_peak
 
 __all__ = [
     "WORKSPACE_FACTOR",
@@ -138,18 +144,23 @@ class RolloutPlan:
         )
 
 
-def _unit_bytes(surrogate: Any, mode: str, margin: int, device: str):
+def _unit_bytes(surrogate: Any, mode: str, margin: int, device: str, estimator: Any = None):
     memo: dict[tuple[int, ...], int] = {}
     tracer = Tracer(surrogate)
     c_in, c_out = len(surrogate.task.inputs), len(surrogate.task.targets)
     factor = WORKSPACE_FACTOR.get(device, WORKSPACE_FACTOR["cpu"])
+    trim = 0 if mode == "blend" else int(surrogate.halo)
 
     def unit_bytes(core: tuple[int, ...]) -> int:
         window = tuple(c + 2 * margin for c in core)
         if window not in memo:
-            out_cells = math.prod(window if mode == "blend" else core)
-            io = 4 * (5 * c_in * math.prod(window) + 3 * c_out * out_cells)
+            out = tuple(w - 2 * trim for w in window)
+            io = 4 * (5 * c_in * math.prod(window) + 3 * c_out * math.prod(out))
             peak = tracer.peak(window, 1, device)
+            if estimator is not None:
+                extra = estimator_peak(estimator, (1, c_in, *window), (1, c_out, *out), device)
+                peak = max(peak, 2 * peak if extra is None else extra)
+                io += 4 * 3 * c_out * math.prod(out)
             memo[window] = int(factor * peak) + io
         return memo[window]
 
@@ -200,6 +211,7 @@ def plan_rollout(
     items: int = 1,
     sources: Sequence[Chunking] = (),
     batch: int | None = None,
+    estimator: Any = None,
 ) -> RolloutPlan:
     """Choose tiles and a batch that fit the memory budget (largest tiles first).
 
@@ -208,7 +220,8 @@ def plan_rollout(
     :func:`source_chunks`) or, for a lead surrogate's later steps, from the store (chunked
     to the tile cores). ``items`` (independent fields per step) caps the batch together
     with the tile count. ``batch`` fixes the tiles per model call (default: 1 on CPU, as
-    many as fit up to :data:`MAX_BATCH` on a GPU).
+    many as fit up to :data:`MAX_BATCH` on a GPU). ``estimator`` (a reliability
+    attachment) widens the tiles by its halo and adds its memory (module docstring).
 
     Raises
     ------
@@ -218,12 +231,13 @@ def plan_rollout(
     """
     given = parse_bytes(memory)
     budget = given if given is not None else default_budget(device)
-    mode, margin = tile_geometry(surrogate)
-    plan = _tiles(surrogate, shape, tile, budget, device, sources, mode, margin)
+    mode, margin = _geometry(surrogate, estimator)
+    plan = _tiles(surrogate, shape, tile, budget, device, sources, mode, margin, estimator)
     if mode == "blend" and len(plan) == 1:  # one tile: whole-domain evaluation
-        mode, margin = tile_geometry(surrogate, single=True)
-        plan = _tiles(surrogate, shape, plan.tile, budget, device, sources, mode, margin)
-    unit_bytes = _unit_bytes(surrogate, mode, margin, device.type)(plan.tile)
+        mode, margin = _geometry(surrogate, estimator, single=True)
+        plan = _tiles(surrogate, shape, plan.tile, budget, device, sources, mode, margin,
+                      estimator)  # fmt: skip
+    unit_bytes = _unit_bytes(surrogate, mode, margin, device.type, estimator)(plan.tile)
     reading = _reading(surrogate, plan.tile, margin, shape, sources)
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise DataError(f"rollout: batch={batch!r}, expected a positive integer")
@@ -239,6 +253,16 @@ def plan_rollout(
     return RolloutPlan(plan, mode, int(batch), budget, unit_bytes, reading)
 
 
+def _geometry(surrogate: Any, estimator: Any, single: bool = False) -> tuple[str, int]:
+    """:func:`tile_geometry`, the margin grown so that the estimator's map covers the core:
+    by its aligned halo (exact tiles), or to at least that (blended tiles)."""
+    mode, margin = tile_geometry(surrogate, single)
+    if estimator is None:
+        return mode, margin
+    extra = extra_margin(estimator, int(surrogate.alignment))
+    return mode, margin + extra if mode == "exact" else max(margin, extra)
+
+
 def _reading(surrogate: Any, core, margin: int, shape, sources) -> int:
     window = [c + 2 * margin for c in core]
     stored = []
@@ -248,8 +272,8 @@ def _reading(surrogate: Any, core, margin: int, shape, sources) -> int:
     return max(read_bytes(window, shape, sources), read_bytes(window, shape, stored))
 
 
-def _tiles(surrogate, shape, tile, budget, device, sources, mode, margin) -> TilePlan:
-    unit_bytes = _unit_bytes(surrogate, mode, margin, device.type)
+def _tiles(surrogate, shape, tile, budget, device, sources, mode, margin, estimator=None):
+    unit_bytes = _unit_bytes(surrogate, mode, margin, device.type, estimator)
     align = int(surrogate.alignment)
     if tile is not None:
         try:

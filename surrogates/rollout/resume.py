@@ -11,7 +11,9 @@ A store remembers the surrogate, the initial state and the options it was starte
   detects another state in practice (another run, seed, size or file) but not a change
   confined to other cells; hashing every value would cost a full pass over a state that
   may not fit in memory. The file path is not part of it: a moved file still resumes.
-- Options: steps, every, the resolved parameter values, the pad spec and the tiling mode.
+- Options: steps, every, the resolved parameter values, the pad spec, the tiling mode,
+  the precision and the reliability estimate (its kind and calibration fingerprint, or
+  ``False``: a store written without it is not resumed with it, nor the reverse).
 """
 
 from __future__ import annotations
@@ -71,10 +73,13 @@ def fingerprint_state(state: xr.Dataset, names: tuple[str, ...], axes: tuple[str
     return h.hexdigest()
 
 
-def options(spec: RunSpec, surrogate: Any, mode: str, precision: str) -> dict:
-    """The options a resumed run must share with the original."""
+def options(spec: RunSpec, surrogate: Any, mode: str, precision: str,
+            reliability: str | bool = False) -> dict:  # fmt: skip
+    """The options a resumed run must share with the original (``reliability``: the
+    estimator's :func:`~surrogates.rollout.halfwidth.fingerprint_estimator`, or False)."""
     return {
         "precision": precision,
+        "reliability": reliability,
         "steps": spec.steps,
         "every": spec.every,
         "params_sha256": hashlib.sha256(np.ascontiguousarray(spec.params).tobytes()).hexdigest(),
@@ -123,7 +128,8 @@ def resume_plan(
                 f" {manifest['fingerprints'].get(what, '?')[:12]}, now {fingerprints[what][:12]});"
                 " refusing to resume: use a new store"
             )
-    stored = {"precision": "32-true"} | manifest["options"]  # stores from before the option
+    # stores from before these options
+    stored = {"precision": "32-true", "reliability": False} | manifest["options"]
     changed = [d for k, v in opts.items() for d in differences(stored.get(k), v, k)]
     if changed:
         raise DataError(

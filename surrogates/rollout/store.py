@@ -6,8 +6,10 @@ Store layout (``store=PATH.zarr``; a zarr v3 group, readable as a canonical data
     root group: the result. Coordinates ``x, y, z`` (and ``sample``) of the state, ``time``
     of the saved frames; the targets over ``(sample, time, *axes)`` chunked to one tile
     core per chunk (so every tile writes whole chunks and tiles never race); for a lead
-    surrogate also the static inputs and the constant parameters. Attributes: the
-    state's, plus ``rollout_*`` provenance.
+    surrogate also the static inputs and the constant parameters; with
+    ``reliability=True`` the ``<var>_error`` fields and the per-tile table
+    (:mod:`surrogates.rollout.halfwidth`). Attributes: the state's, plus ``rollout_*``
+    provenance.
 ``PATH.zarr/_work/``
     zarr group of scratch arrays: the state of steps that are not saved (two slots used
     in turn along a ``time`` dim) and, for blended tiles, every tile's whole-window output
@@ -41,6 +43,7 @@ import xarray as xr
 
 from surrogates._files import atomic_json
 from surrogates.errors import DataError
+from surrogates.io import cf
 
 __all__ = ["ArraySpec", "Layout", "MemoryStore", "ZarrStore", "read_manifest"]
 
@@ -151,7 +154,10 @@ class ZarrStore:
         tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
         try:
             for group in layout.groups():
-                _template(layout, group).to_zarr(
+                template = _template(layout, group)
+                if not group:  # the result: CF attributes as the other writers add them
+                    template = cf.encode(template, writer="surrogates.rollout", netcdf=False)
+                template.to_zarr(
                     tmp, group=group or None, mode="a" if group else "w-", compute=False,
                     zarr_format=3, consolidated=False, encoding=_encoding(layout, group),
                 )  # fmt: skip
@@ -223,6 +229,7 @@ class ZarrStore:
         """The root group, dask-backed (one dask chunk per zarr chunk)."""
         ds = xr.open_dataset(self.path, engine="zarr", chunks={}, consolidated=False,
                              decode_times=False)  # fmt: skip
+        ds = cf.decode(ds)
         # zarr lists a group's arrays in directory order: restore the layout's order.
         order = [n for n in self.manifest().get("variables", []) if n in ds.data_vars]
         ds = ds[order + [n for n in ds.data_vars if n not in order]]

@@ -21,7 +21,7 @@ from torch.utils._pytree import tree_flatten
 
 from surrogates.models import build
 
-__all__ = ["Tracer", "traced_peak"]
+__all__ = ["Tracer", "estimator_peak", "traced_peak"]
 
 
 class _LiveBytes(TorchDispatchMode):
@@ -143,3 +143,25 @@ def traced_peak(
     counted. On ``device="cpu"`` the column buffers of im2col convolutions are added.
     """
     return Tracer(surrogate).peak(tuple(window), batch, device)
+
+
+def estimator_peak(
+    estimator: Any, x: tuple[int, ...], y: tuple[int, ...], device: str = "cpu"
+) -> int | None:
+    """Peak live tensor bytes of ``estimator.halfwidth`` on windows of shapes ``x``, ``y``.
+
+    Traced with fake tensors as :func:`traced_peak` (the estimator's own weights are
+    converted on the fly); the inputs themselves are not counted. None if the estimator
+    cannot be traced (an operation without a fake-tensor kernel).
+    """
+    fake = FakeTensorMode(allow_non_fake_inputs=True)
+    try:
+        with fake:
+            xs, ys = torch.empty(x), torch.empty(y)
+            mode = _LiveBytes(device)
+            with mode:
+                h = estimator.halfwidth(xs, ys, 1)
+            del h
+    except (RuntimeError, TypeError, NotImplementedError):
+        return None
+    return mode.peak

@@ -30,6 +30,7 @@ import xarray as xr
 from surrogates.data import PadSpec, read_windows
 from surrogates.errors import DataError, ModelError
 from surrogates.rollout.blend import assemble_core, blend_pieces
+from surrogates.rollout.halfwidth import error_arrays, table_coords, table_rows, to_core
 from surrogates.rollout.memory import RolloutPlan
 from surrogates.rollout.spec import RunSpec
 from surrogates.rollout.store import ArraySpec, Layout
@@ -56,12 +57,15 @@ class Job:
 class Batch:
     """Windows of a group, shape (B, C_in, *window), and parameters, shape (B, P).
 
-    ``job`` is the job they were read for (named when the model's output is not finite).
+    ``job`` is the job they were read for (named when the model's output is not finite);
+    ``error`` the estimator's half-widths of the output (reliability rollouts), set by
+    :meth:`Context.compute`, shape (B, C_out, *map).
     """
 
     x: np.ndarray
     params: np.ndarray | None
     job: Job | None = None
+    error: np.ndarray | None = None
 
 
 class Context:
@@ -79,12 +83,16 @@ class Context:
         The initial state (read by step 1, or by every map unit).
     precision : {"32-true", "bf16-mixed"}
         Arithmetic of the network (``Surrogate.apply``).
+    reliability : bool
+        Also write the surrogate's calibrated half-widths (:mod:`~.halfwidth`).
     """
 
     def __init__(self, spec: RunSpec, plan: RolloutPlan, task: Any, pad: PadSpec, store: Any,
-                 state: xr.Dataset, precision: str = "32-true") -> None:  # fmt: skip
+                 state: xr.Dataset, precision: str = "32-true",
+                 reliability: bool = False) -> None:  # fmt: skip
         self.spec, self.plan, self.task, self.pad = spec, plan, task, pad
         self.store, self.state, self.precision = store, state, precision
+        self.reliability = reliability
         self.items = spec.items
 
     @functools.cached_property
@@ -152,6 +160,9 @@ class Context:
     def compute(self, surrogate: Any, batch: Batch) -> np.ndarray:
         """Apply the surrogate; returns (B, C_out, *output) float32 on the host.
 
+        With ``reliability`` also the estimator's half-widths (float32 whatever the
+        precision), into ``batch.error``.
+
         Raises
         ------
         ModelError
@@ -160,7 +171,12 @@ class Context:
             diverged; nothing of the batch is written.
         """
         p = None if batch.params is None else torch.from_numpy(batch.params)
-        y = surrogate.apply(torch.from_numpy(batch.x), p, self.precision)
+        x = torch.from_numpy(batch.x)
+        y = surrogate.apply(x, p, self.precision)
+        if self.reliability:
+            step = batch.job.step if batch.job is not None else 1
+            h = surrogate.reliability.halfwidth(x, y, step, p)
+            batch.error = h.detach().to("cpu", torch.float32).numpy()
         y = y.detach().to("cpu", torch.float32).numpy()
         if batch.job is not None and not np.isfinite(y).all():
             self._check_output(batch.job, y)
@@ -171,7 +187,7 @@ class Context:
         for b, (item, index) in enumerate(job.units):
             tile = self.plan.tiles.tile_at(index)
             exact = self.plan.mode == "exact"
-            out = y[b][(slice(None), *tile.output_slices)] if exact else y[b]
+            out = to_core(y[b], self.plan.tiles, tile) if exact else y[b]
             for c, name in enumerate(self.task.targets):
                 bad = ~np.isfinite(out[c])
                 if not bad.any():
@@ -201,13 +217,14 @@ class Context:
         for b, (item, index) in enumerate(job.units):
             tile = tiles.tile_at(index)
             if self.plan.mode == "exact":
-                core = y[b][(slice(None), *tile.output_slices)]
-                self._write_state(job.step, item, tile, core)
+                self._write_state(job.step, item, tile, to_core(y[b], tiles, tile))
             else:
                 dims = zip(self._blend_dims, y[b].shape, strict=True)
                 region = {"item": _one(item), "tile": _one(tiles.flat_index(index))}
                 region |= {d: slice(0, n) for d, n in dims}
                 self.store.write("_work", region, {"blend": y[b][None, None]})
+            if self.reliability:
+                self._write_error(job.step, item, tile, to_core(batch.error[b], tiles, tile))
             if self.spec.lead is not None and job.step == 1:
                 self._write_initial(item, tile, batch.x[b])
 
@@ -248,6 +265,30 @@ class Context:
         data = {n: core[c].reshape(lead + core.shape[1:]) for c, n in enumerate(self.task.targets)}
         self.store.write(group, self._lead_region(item, tile, time), data)
 
+    def _write_error(self, step: int, item: int, tile: Tile, core: np.ndarray) -> None:
+        """Write half-widths (C_out, *core): the field where step ``step`` is saved (if it
+        is), and (steps >= 1) the unit's row of the per-tile table."""
+        spec, (sample, time) = self.spec, self.items[item]
+        names = [f"{n}_error" for n in self.task.targets]
+        frame = time if spec.lead is None else spec.frame(step)
+        if spec.lead is None or frame is not None:
+            lead = (1,) * (sample is not None) + (1,) * (frame is not None)
+            data = {n: core[c].reshape(lead + core.shape[1:]) for c, n in enumerate(names)}
+            self.store.write("", self._lead_region(item, tile, frame), data)
+        if step == 0:
+            return
+        region = {"tile": _one(self.plan.tiles.flat_index(tile.index))}
+        if sample is not None:
+            region["sample"] = _one(sample)
+        if spec.lead is not None:
+            region["step"] = _one(step - 1)
+        elif time is not None:
+            region["time"] = _one(time)
+        rows, shape = table_rows(core), (1,) * len(region)
+        data = {f"{n}{suffix}": values[c].reshape(shape) for suffix, values in rows.items()
+                for c, n in enumerate(self.task.targets)}  # fmt: skip
+        self.store.write("", region, data)
+
     def _write_initial(self, item: int, tile: Tile, window: np.ndarray) -> None:
         """Copy the window core of the state (frame 0) and of the statics to the store."""
         h = self.plan.tiles.halo
@@ -255,6 +296,8 @@ class Context:
         index = {n: i for i, n in enumerate(self.task.inputs)}
         state = np.stack([core[index[n]] for n in self.task.targets])
         self._write_state(0, item, tile, state)
+        if self.reliability:  # the given state is exact
+            self._write_error(0, item, tile, np.zeros_like(state))
         sample = self.items[item][0]
         for name in self.task.static:
             region = self._lead_region(item, tile, None)
@@ -287,8 +330,9 @@ def _one(i: int) -> slice:
 
 
 def make_layout(spec: RunSpec, plan: RolloutPlan, task: Any, state: xr.Dataset,
-                attrs: dict) -> Layout:  # fmt: skip
-    """Arrays, coordinates and constants of the result (and scratch) of a rollout."""
+                attrs: dict, estimator: Any = None) -> Layout:  # fmt: skip
+    """Arrays, coordinates and constants of the result (and scratch) of a rollout; with an
+    ``estimator`` also its ``<var>_error`` fields and per-tile table (:mod:`~.halfwidth`)."""
     core = tuple(min(t, n) for t, n in zip(plan.tiles.tile, spec.shape, strict=True))
     lead_dims = ("sample",) * (spec.samples is not None)
     lead_shape = (spec.samples,) * (spec.samples is not None)
@@ -300,6 +344,8 @@ def make_layout(spec: RunSpec, plan: RolloutPlan, task: Any, state: xr.Dataset,
         shape = lead_shape + (n_time,) * timed + spec.shape
         arrays.append(ArraySpec("", name, dims, shape, (1,) * (len(dims) - len(core)) + core,
                                 attrs=_attrs(state, name)))  # fmt: skip
+    if estimator is not None:
+        arrays += error_arrays(spec, plan, task, estimator, list(arrays))
     constants = _passthrough(state, lead_dims, exclude={a.name for a in arrays})
     for p, name in enumerate(task.params):
         values = spec.params[:, :, p]
@@ -324,7 +370,8 @@ def make_layout(spec: RunSpec, plan: RolloutPlan, task: Any, state: xr.Dataset,
         dims = ("item", "tile", "channel", *(f"w_{a}" for a in spec.axes))
         shape = (len(spec.items), len(plan.tiles), len(task.targets), *window)
         arrays.append(ArraySpec("_work", "blend", dims, shape, (1, 1, shape[2], *window)))
-    return Layout(tuple(arrays), _coords(spec, state), constants, attrs)
+    coords = _coords(spec, state) | (table_coords(spec, plan) if estimator is not None else {})
+    return Layout(tuple(arrays), coords, constants, attrs)
 
 
 def _passthrough(state: xr.Dataset, lead_dims: tuple, exclude: set) -> dict:

@@ -372,7 +372,7 @@ def _run_locked(spec: registry.SolverSpec, recipe: Recipe, out: Path, resume: bo
         ds.attrs["source"] = recipe.source
         ds.attrs["recipe"] = json.dumps(recipe.to_dict())
         io.to_netcdf(ds, part)
-    samples = [xr.open_dataset(_part_path(parts, i)) for i in range(recipe.samples)]
+    samples = [_open_part(_part_path(parts, i)) for i in range(recipe.samples)]
     try:
         try:
             ds = xr.concat(samples, dim="sample", data_vars="all", coords="minimal", join="exact")
@@ -386,6 +386,15 @@ def _run_locked(spec: registry.SolverSpec, recipe: Recipe, out: Path, resume: bo
             s.close()
     shutil.rmtree(parts)
     return out
+
+
+def _open_part(path: Path) -> xr.Dataset:
+    """A part as simulated: lazily, without the CF metadata that ``io.to_netcdf`` added."""
+    from surrogates.io import cf
+
+    ds = cf.decode(xr.open_dataset(path, decode_times=False))
+    ds.attrs.pop("history", None)  # the part's own write; the final file gets its line
+    return ds
 
 
 def _bind(progress: Callable[[int, int, int], None] | None, i: int):

@@ -4,14 +4,16 @@
 task and the model name. Unknown or misspelt keys raise :class:`ModelError` naming the
 closest allowed keys and listing them all.
 
-A run configuration (``cli/train-*.toml``) has four tables::
+A run configuration (``cli/train-*.toml``) has these tables::
 
     [data]     path = "data/train.nc"  (+ options of surrogates.open_dataset: format, boundary, ...)
     [task]     inputs, targets, params, lead, residual          (surrogates.Task)
     [model]    name = "vnet"  (+ the model's config keys: width, levels, ...)
-    [train]    FitConfig keys (lr, crop, max_steps, out_dir, ...)
+    [sampling] [optim] [loss] [trainer]   FitConfig keys by section (:mod:`.sections`)
 
-``--set section.key=value`` overrides a key (a bare ``key=value`` means ``train.key``);
+or, instead of the four sections, one flat ``[train]`` table of FitConfig keys.
+``--set section.key=value`` overrides a key (a bare ``key=value``, or ``train.key``, finds
+the table the key is in);
 the value is parsed as a TOML value (``1e-3``, ``true``, ``[16, 16]``, ``"text"``) and
 falls back to a plain string (``data.path=runs/x.nc``). Relative paths are taken from the
 current directory.
@@ -32,13 +34,14 @@ from surrogates.data import Task
 from surrogates.errors import ModelError
 from surrogates.models import config_defaults
 from surrogates.training.losses import LOSSES
+from surrogates.training.sections import FIT_SECTIONS, flatten_sections
 
 __all__ = ["FitConfig", "load_config", "unknown_keys_error"]
 
 PAD_MODES = ("reflect", "edge", "constant")
 SCHEDULES = ("cosine", "onecycle", "constant")
 WEIGHTS = ("best", "last")
-SECTIONS = ("data", "task", "model", "train")
+SECTIONS = ("data", "task", "model", "train", *FIT_SECTIONS)
 TASK_KEYS = ("inputs", "targets", "params", "lead", "residual")
 # FitConfig keys filled from other tables of a run configuration, or Python-only.
 _NOT_IN_TRAIN_TABLE = ("model_config", "open_options", "callbacks")
@@ -83,6 +86,10 @@ def _sizes(name: str, value: Any, minimum: int, optional: bool = False) -> Any:
 class FitConfig:
     """Options of :func:`surrogates.fit` (all keyword arguments besides data, task, model).
 
+    The options fall into four sections, ``sampling``, ``optim``, ``loss`` and
+    ``trainer`` (:data:`~surrogates.training.sections.FIT_SECTIONS`), the tables of a run
+    configuration; they may be given flat or by section (:meth:`from_kwargs`).
+
     Attributes
     ----------
     crop : int or tuple of int
@@ -119,9 +126,11 @@ class FitConfig:
         Learning-rate schedule, stepped every step; ``warmup_steps`` (int) for cosine.
     clip : float or None
         Gradient-norm clipping (None: off).
-    loss : {"mse", "rel_l2", "amse"}
+    loss : {"mse", "rel_l2", "amse", "gaussian_nll", "crps"}
         Base loss (``amse``: amplitude-corrected spectral MSE, for chaotic flows whose
-        small scales an MSE-trained model smooths away; no ``loss_weight``);
+        small scales an MSE-trained model smooths away; no ``loss_weight``;
+        ``gaussian_nll``/``crps``: proper scoring rules of a predicted mean and ``log σ``
+        per target, the surrogate then an ensemble with a Gaussian head, any ``ensemble``);
         ``spectral_weight`` (float) adds the high-k spectral term.
     gauge : sequence of str
         Targets defined up to an additive constant (pressure in incompressible flow): the
@@ -134,6 +143,10 @@ class FitConfig:
         Lead tasks: steps per item; ``unroll_detach`` (bool) stops gradients between them.
     seed : int
         Seeds the model, the split and the crops.
+    ensemble : int
+        Members of a deep ensemble (:mod:`surrogates.training.ensemble`): K >= 2 trains K
+        networks with seeds ``seed, seed + 1, ...`` on one train/validation split (that of
+        ``seed``) and returns their mean as one surrogate; 1: a single network.
     accelerator, devices, num_nodes, strategy, deterministic
         Passed to ``lightning.Trainer``.
     precision : str
@@ -184,6 +197,7 @@ class FitConfig:
     unroll: int = 1
     unroll_detach: bool = False
     seed: int = 0
+    ensemble: int = 1
     accelerator: str = "auto"
     devices: int | str | tuple[int, ...] = 1
     num_nodes: int = 1
@@ -204,7 +218,8 @@ class FitConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "crop", _sizes("crop", self.crop, 1))
         object.__setattr__(self, "pad", _sizes("pad", self.pad, 0, optional=True))
-        for name in ("batch_size", "unroll", "num_nodes", "checkpoint_every", "log_every"):
+        for name in ("batch_size", "unroll", "num_nodes", "checkpoint_every", "log_every",
+                     "ensemble"):  # fmt: skip
             _check(_is_int(getattr(self, name), 1), name, getattr(self, name), "an int >= 1")
         for name in ("max_steps", "max_epochs", "length", "val_batches", "val_every", "patience"):
             v = getattr(self, name)
@@ -258,7 +273,9 @@ class FitConfig:
 
     @classmethod
     def from_kwargs(cls, options: Mapping[str, Any]) -> FitConfig:
-        """Validated config from keyword options; unknown keys raise ModelError."""
+        """Validated config from keyword options, flat or by section (``optim={...}``,
+        :mod:`surrogates.training.sections`); unknown keys raise ModelError."""
+        options = flatten_sections(options)
         unknown = set(options) - set(cls.keys())
         if unknown:
             raise unknown_keys_error("fit options", unknown, cls.keys())
@@ -297,8 +314,24 @@ def apply_overrides(table: dict[str, Any], overrides: Iterable[str]) -> dict[str
         section, name = ("train", section) if not dot else (section, name)
         if section not in SECTIONS:
             raise unknown_keys_error(f"--set {item!r}: section", [section], SECTIONS)
+        section, name = _home_table(table, section, name)
         table.setdefault(section, {})[name] = _parse_value(value.strip())
     return table
+
+
+def _home_table(table: Mapping[str, Any], section: str, name: str) -> tuple[str, str]:
+    """Where ``--set train.NAME`` (or ``optim.NAME`` ...) goes: the table that holds the
+    key already, [train] for a flat configuration, else the key's own section."""
+    if section != "train" and section not in FIT_SECTIONS:
+        return section, name
+    option = "loss" if (section, name) == ("loss", "name") else name
+    home = next((s for s, keys in FIT_SECTIONS.items() if option in keys), None)
+    if home is None or option in table.get("train", {}):
+        return section, name
+    sectioned = any(s in table for s in FIT_SECTIONS) or "train" not in table
+    if section == "train" and not sectioned:
+        return section, name
+    return home, ("name" if (home, option) == ("loss", "loss") else option)
 
 
 def _task(table: Mapping[str, Any], source: str) -> Task:
@@ -358,6 +391,8 @@ def load_config(
     task = _task(table.get("task", {}), source)
     model, model_config = _model(table.get("model", {}), source)
     train = dict(table.get("train", {}))
+    train.update({s: table[s] for s in FIT_SECTIONS if s in table})
+    train = flatten_sections(train, source)
     allowed = tuple(k for k in FitConfig.keys() if k not in _NOT_IN_TRAIN_TABLE)
     unknown = set(train) - set(allowed)
     if unknown:

@@ -22,6 +22,17 @@
   explicitly. Crops are not periodic, so the term also sees some edge leakage; it is a
   regulariser, not a diagnostic.
 
+Probabilistic losses (for ensembles and error models): ``gaussian_nll`` and ``crps_gaussian``
+score a predicted Gaussian ``N(mean, exp(log_sigma)^2)`` per cell against the target, averaged over
+batch, channels and cells (weighted mean over cells with ``weight``). ``gaussian_nll`` is the
+exact negative log density, ``log σ + z^2 / 2 + log(2π) / 2`` with ``z = (y - μ) / σ``;
+``crps_gaussian`` the closed-form continuous ranked probability score (Gneiting & Raftery
+2007, eq. 21), ``σ (z (2 Φ(z) - 1) + 2 φ(z) - 1 / sqrt(π))``, in the target's units and
+less sensitive than the NLL to a few large residuals. As :class:`Loss` kinds
+(``"gaussian_nll"``, ``"crps"``: :data:`PROBABILISTIC`) the prediction holds ``2 C``
+channels, the means then ``log σ`` (the ``fit`` option ``loss``; gauge channels and the
+spectral term see the means).
+
 The total is ``base + spectral_weight * spectral``; :meth:`Loss.__call__` also returns
 the components for logging.
 
@@ -43,13 +54,17 @@ pressure forces on closed bodies do not see.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from surrogates.errors import ModelError
 
-__all__ = ["LOSSES", "Loss", "amse", "mse", "relative_l2", "remove_mean", "spectral_error"]
+__all__ = [
+    "LOSSES", "PROBABILISTIC", "Loss", "amse", "crps_gaussian", "gaussian_nll", "mse",
+    "relative_l2", "remove_mean", "spectral_error",
+]  # fmt: skip
 
 _EPS = 1e-12
 
@@ -191,17 +206,90 @@ def remove_mean(
     return out
 
 
-LOSSES = {"amse": amse, "mse": mse, "rel_l2": relative_l2}
+def _cell_mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    if weight is None:
+        return x.mean()
+    w = weight.expand_as(x)
+    return torch.sum(w * x) / torch.sum(w).clamp_min(_EPS)
+
+
+def gaussian_nll(
+    mean: torch.Tensor,
+    log_sigma: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean negative log density of ``target`` under ``N(mean, exp(log_sigma)^2)``.
+
+    Parameters
+    ----------
+    mean, log_sigma, target : Tensor, shape (batch, channel, *spatial)
+    weight : Tensor, shape (batch, 1, *spatial), optional
+        Cell weights >= 0 (a weighted mean over cells).
+    """
+    z = (target - mean) * torch.exp(-log_sigma)
+    return _cell_mean(log_sigma + 0.5 * z**2 + 0.5 * math.log(2 * math.pi), weight)
+
+
+def crps_gaussian(
+    mean: torch.Tensor,
+    log_sigma: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean closed-form CRPS of ``N(mean, exp(log_sigma)^2)`` at ``target`` (target units).
+
+    Parameters
+    ----------
+    mean, log_sigma, target : Tensor, shape (batch, channel, *spatial)
+    weight : Tensor, shape (batch, 1, *spatial), optional
+        Cell weights >= 0 (a weighted mean over cells).
+    """
+    sigma = torch.exp(log_sigma)
+    z = (target - mean) / sigma
+    cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+    pdf = torch.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+    return _cell_mean(sigma * (z * (2 * cdf - 1) + 2 * pdf - 1 / math.sqrt(math.pi)), weight)
+
+
+def _head(score):
+    """A base loss on a two-part prediction ``(mean, log σ)`` stacked along channels."""
+
+    def loss(
+        pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if pred.shape[1] != 2 * target.shape[1]:
+            raise ModelError(
+                f"loss {name!r}: prediction has {pred.shape[1]} channels, expected"
+                f" {2 * target.shape[1]} (a mean and a log σ per target)"
+            )
+        mean, log_sigma = pred.chunk(2, dim=1)
+        return score(mean, log_sigma, target, weight)
+
+    name = {gaussian_nll: "gaussian_nll", crps_gaussian: "crps"}[score]
+    loss.__name__ = name
+    return loss
+
+
+LOSSES = {
+    "amse": amse, "crps": _head(crps_gaussian), "gaussian_nll": _head(gaussian_nll),
+    "mse": mse, "rel_l2": relative_l2,
+}  # fmt: skip
+#: Proper scoring rules of a predicted Gaussian: the network predicts ``2 C`` channels
+#: (``C`` means, then ``C`` values of ``log σ``, in the network's output space) and the
+#: surrogate wraps it in an :class:`~surrogates.models.Ensemble` with head "gaussian".
+PROBABILISTIC = ("crps", "gaussian_nll")
 
 
 @dataclass(frozen=True)
 class Loss:
-    """A base loss (``"mse"``, ``"rel_l2"`` or ``"amse"``) plus an optional weighted spectral term.
+    """A base loss (``"mse"``, ``"rel_l2"``, ``"amse"``, ``"gaussian_nll"`` or ``"crps"``) plus
+    an optional weighted spectral term.
 
     Attributes
     ----------
-    kind : {"mse", "rel_l2", "amse"}
-        Base loss.
+    kind : {"mse", "rel_l2", "amse", "gaussian_nll", "crps"}
+        Base loss (the last two: a ``2 C``-channel prediction, module docstring).
     spectral_weight : float
         Weight of the high-k spectral term (0: none).
     gauge : tuple of int
@@ -243,6 +331,6 @@ class Loss:
         parts = {self.kind: base.detach()}
         if self.spectral_weight == 0:
             return base, parts
-        spectral = spectral_error(pred, target)
+        spectral = spectral_error(pred[:, : target.shape[1]], target)  # the means
         parts["spectral"] = spectral.detach()
         return base + self.spectral_weight * spectral, parts

@@ -10,7 +10,8 @@ tasks the decoded (physical) prediction, centre-cropped, becomes the state of th
 step, and static inputs (masks) are re-cropped from the original window; with
 ``detach=True`` gradients do not flow between steps (pushforward-style training).
 A batch may also hold ``weight`` (B, 1, *W) or (B, k, 1, *W): cell weights of the loss
-(the ``loss_weight`` option), cropped to each step's loss region.
+(the ``loss_weight`` option), cropped to each step's loss region. A network trained by a
+probabilistic loss outputs means then ``log σ`` (2 C_out channels); the means are decoded.
 """
 
 from __future__ import annotations
@@ -102,9 +103,10 @@ class SurrogateModule(lightning.LightningModule):
         self.history: dict[str, float] = {}
 
     def forward(self, window: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
-        """One physical step: window (B, C_in, *W) -> target (B, C_out, *output_size(W))."""
+        """One physical step: window (B, C_in, *W) -> target (B, C_out, *output_size(W))
+        (a Gaussian head's means: its first C_out channels)."""
         y = self.model(self.scaling.inputs(window), self.scaling.params(params))
-        return self.scaling.decode(y, window)
+        return self.scaling.decode(y[:, : len(self.task.targets)], window)
 
     def _next_state(self, pred: torch.Tensor, first: torch.Tensor, size) -> torch.Tensor:
         """Input window of the next step: predicted state channels, re-cropped statics."""
@@ -133,7 +135,7 @@ class SurrogateModule(lightning.LightningModule):
             for k, v in components.items():
                 parts[k] = parts.get(k, 0.0) + v / self.plan.unroll
             if j + 1 < self.plan.unroll:
-                pred = self.scaling.decode(y, state)
+                pred = self.scaling.decode(y[:, : len(self.task.targets)], state)
                 pred = pred.detach() if self.detach else pred
                 state = self._next_state(pred, window, self.plan.inputs[j + 1])
         return total / self.plan.unroll, parts

@@ -61,7 +61,7 @@ from surrogates.training.checkpoint import (
 from surrogates.training.config import FitConfig, load_config
 from surrogates.training.geometry import UnrollPlan, plan_unroll
 from surrogates.training.loaders import train_loader, val_loader
-from surrogates.training.losses import Loss
+from surrogates.training.losses import PROBABILISTIC, Loss
 from surrogates.training.module import Optimization, SurrogateModule, Throughput
 
 __all__ = ["ARTIFACT_NAME", "FitConfig", "fit", "load_config", "train_from_config"]
@@ -105,7 +105,8 @@ def fit(
     model : str
         Registered model name (``surrogates.models.available()``).
     **config
-        :class:`FitConfig` options; unknown keys raise ModelError listing the allowed ones.
+        :class:`FitConfig` options, flat (``lr=1e-3``) or by section (``optim={"lr":
+        1e-3}``); unknown or misplaced keys raise ModelError naming the allowed ones.
 
     Returns
     -------
@@ -233,13 +234,27 @@ def _resume_point(cfg: FitConfig, ckpt_dir: Path | None, run: dict) -> tuple[Pat
 
 
 def fit_config(
-    data: xr.Dataset | str | os.PathLike, task: Task | dict, model: str, cfg: FitConfig
+    data: xr.Dataset | str | os.PathLike,
+    task: Task | dict,
+    model: str,
+    cfg: FitConfig,
+    *,
+    split_seed: int | None = None,
 ) -> Surrogate:
-    """:func:`fit` with an already validated :class:`FitConfig`."""
+    """:func:`fit` with an already validated :class:`FitConfig`.
+
+    An ensemble (``cfg.ensemble > 1``, or a probabilistic loss) goes to
+    :func:`surrogates.training.ensemble.fit_ensemble`, which trains its members here with
+    ``split_seed`` (the seed of their shared train/validation split) set.
+    """
+    if split_seed is None and (cfg.ensemble > 1 or cfg.loss in PROBABILISTIC):
+        from surrogates.training.ensemble import fit_ensemble
+
+        return fit_ensemble(data, task, model, cfg)
     task = task if isinstance(task, Task) else Task(**task)
     gauge = _gauge_channels(task, cfg.gauge)
     ds = _open(data, dict(cfg.open_options))
-    net, plan, dm = _prepare(ds, task, model, cfg)
+    net, plan, dm = _prepare(ds, task, model, cfg, split_seed)
     ckpt_dir = cfg.checkpoint_dir or (Path(cfg.out_dir) / "checkpoints" if cfg.out_dir else None)
     ckpt_dir = Path(ckpt_dir) if ckpt_dir is not None else None
     run = _run_description(task, net, plan, cfg)
@@ -281,11 +296,12 @@ def _gauge_channels(task: Task, gauge: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(task.targets.index(g) for g in gauge)
 
 
-def _prepare(ds: xr.Dataset, task: Task, model: str, cfg: FitConfig):
+def _prepare(ds: xr.Dataset, task: Task, model: str, cfg: FitConfig, split_seed: int | None):
     """Seed, build the network, plan the crop geometry, split the data into crop sets."""
     ndim = len(spatial_dims(ds))
     lightning.seed_everything(cfg.seed, workers=True, verbose=False)
-    net = build(model, len(task.inputs), len(task.targets), len(task.params), ndim,
+    outputs = len(task.targets) * (2 if cfg.loss in PROBABILISTIC else 1)  # (mean, log σ)
+    net = build(model, len(task.inputs), outputs, len(task.params), ndim,
                 **cfg.model_config)  # fmt: skip
     if task.lead is None and cfg.unroll != 1:
         raise ModelError(f"unroll={cfg.unroll} needs a lead task; this task maps fields")
@@ -294,7 +310,7 @@ def _prepare(ds: xr.Dataset, task: Task, model: str, cfg: FitConfig):
         ds, task, crop=plan.crop, pad=plan.pad, unroll=cfg.unroll, batch_size=cfg.batch_size,
         val_fraction=cfg.val_fraction, num_workers=cfg.num_workers, seed=cfg.seed,
         symmetries=cfg.symmetries, normalizer=False, pad_mode=cfg.pad_mode, length=cfg.length,
-        weight=cfg.loss_weight,
+        weight=cfg.loss_weight, split_seed=split_seed,
     )  # fmt: skip
     dm.setup("fit")
     return net, plan, dm
