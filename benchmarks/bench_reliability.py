@@ -13,33 +13,36 @@ Torch runs on one thread.
 from __future__ import annotations
 
 import argparse
-import pathlib
-import sys
 
 import numpy as np
 import torch
 import xarray as xr
+from timing import best_time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))  # fixtures
-from test_rollout_fixtures import make_surrogate  # noqa: E402
-from timing import best_time  # noqa: E402
-
-from surrogates.reliability import Calibration, ErrorModel, ErrorNet  # noqa: E402
-from surrogates.rollout import rollout  # noqa: E402
+import surrogates
+from surrogates.reliability import Calibration, ErrorModel, ErrorNet
+from surrogates.rollout import rollout
 
 
 def _setup(n: int, width: int, levels: int):
-    surrogate = make_surrogate("vnet", 3, lead=None, width=width, levels=levels, train_shape=n)
-    torch.manual_seed(1)
-    net = ErrorNet(3, 4, 2, width=16, convs=2).eval()
-    cal = Calibration(0.9, "cell", None, tuple(surrogate.task.targets), 100, ((1.0, 1.0),))
-    surrogate.reliability = ErrorModel(net, cal, {})
+    """The state, and a vnet fitted for one step on it (its weights do not change the
+    cost) with an error model attached."""
     rng = np.random.default_rng(0)
     axes = ("x", "y", "z")
     data = {f: (axes, rng.normal(size=(n,) * 3).astype(np.float32)) for f in ("u", "v")}
     coords = {a: (np.arange(n) + 0.5) * 0.5 for a in axes}
     attrs = {f"boundary_{a}": "periodic" for a in axes} | {"source": "bench"}
-    return surrogate, xr.Dataset(data, coords, attrs)
+    state = xr.Dataset(data, coords, attrs)
+    task = surrogates.Task(inputs=["u", "v"], targets=["u", "v"])
+    surrogate = surrogates.fit(
+        state.expand_dims(sample=2), task, "vnet", crop=16, max_steps=1, batch_size=1,
+        val_fraction=0.0, progress=False, model_config={"width": width, "levels": levels},
+    )  # fmt: skip
+    torch.manual_seed(1)
+    net = ErrorNet(3, 4, 2, width=16, convs=2).eval()
+    cal = Calibration(0.9, "cell", None, tuple(surrogate.task.targets), 100, ((1.0, 1.0),))
+    surrogate.reliability = ErrorModel(net, cal, {})
+    return surrogate, state
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,6 +50,8 @@ BENCHMARKS = [
     ("rollout", "Tiled rollout: tiled vs whole domain, memory, local vs dask",
      ["bench_rollout.py"]),
     ("diagnostics", "Diagnostics: P(k) and FoF", ["bench_diagnostics.py"]),
+    ("reliability", "Reliability: cost of the error maps in the rollout",
+     ["bench_reliability.py"]),
     ("cosmology", "Cosmology study", [STUDY, "--only", "cosmology"]),
     ("turbulence", "Turbulence study", [STUDY, "--only", "turbulence"]),
     ("lift-drag", "Lift-and-drag study", [STUDY, "--only", "lift-drag"]),
