@@ -187,14 +187,23 @@ class ErrorModel:
                    dict(meta.get("provenance", {})))  # fmt: skip
 
 
-def require(surrogate: Surrogate) -> ErrorModel:
-    """The surrogate's error model, or the one-line ModelError when it has none."""
+def attachment(surrogate: Surrogate, name: str | None = None) -> Any:
+    """The surrogate's reliability attachment (any kind), or the one-line ModelError when
+    it has none; ``name`` (the artifact's path, say) leads the message."""
     rel = getattr(surrogate, "reliability", None)
     if rel is None:
+        what = name or f"the {surrogate.model.name} surrogate"
         raise ModelError(
-            f"{surrogate.model.name} surrogate has no reliability attachment (no calibrated"
-            " error estimate); fit one with surrogates.reliability.fit_error_model"
+            f"{what}: reliability requested but the artifact has no reliability attachment;"
+            " attach one with surrogates.reliability.fit_error_model(surrogate, held_out) and"
+            " save it"
         )
+    return rel
+
+
+def require(surrogate: Surrogate) -> ErrorModel:
+    """The surrogate's error model, or the one-line ModelError when it has none."""
+    rel = attachment(surrogate)
     if not isinstance(rel, ErrorModel):
         raise ModelError(f"reliability attachment {type(rel).__name__} is not an error model")
     return rel

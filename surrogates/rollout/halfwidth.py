@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from surrogates.errors import ModelError
+from surrogates.reliability.error_model import attachment
 from surrogates.rollout.store import ArraySpec
 from surrogates.rollout.tiling import Tile, TilePlan
 
@@ -55,14 +56,8 @@ def estimator(surrogate: Any, steps: int, name: str | None = None) -> Any:
         No attachment (naming the artifact, and how to attach one), or more steps than
         were calibrated.
     """
-    est = getattr(surrogate, "reliability", None)
+    est = attachment(surrogate, name)
     what = name or f"the {surrogate.model.name} surrogate"
-    if est is None:
-        raise ModelError(
-            f"{what}: reliability requested but the artifact has no reliability attachment;"
-            " attach one with surrogates.reliability.fit_error_model(surrogate, held_out) and"
-            " save it"
-        )
     calibrated = est.calibration.steps
     if steps > calibrated:
         raise ModelError(

@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import time
-import tomllib
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from surrogates._files import atomic_json, atomic_path
 from surrogates.errors import DataError
+from surrogates.solvers.recipe import parse_value
 
 __all__ = [
     "Stopwatch",
@@ -86,13 +86,6 @@ def earlier_results(out: Path, study: str, settings: Any) -> dict[str, Any] | No
     )
 
 
-def _parse(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text  # a bare word: a string
-
-
 def _coerce(field: str, value: Any, current: Any, hint: Any) -> Any:
     """``value`` as the type of ``current`` (or of the field's annotation when None)."""
     if current is None:
@@ -132,7 +125,7 @@ def apply_changes(settings: Any, changes: Sequence[str]) -> Any:
                 f"--set {item!r}: {type(settings).__name__} has no field {name!r};"
                 f" expected one of {sorted(fields)}"
             )
-        value = _parse(text.strip())
+        value = parse_value(text.strip())
         current = updates.get(name, getattr(settings, name))
         if sub:
             if not isinstance(current, Mapping):

@@ -69,14 +69,19 @@ __all__ = [
 _EPS = 1e-12
 
 
+def _cell_mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean of ``x`` over every element; with ``weight`` (B, 1, *S), weighted over cells."""
+    if weight is None:
+        return x.mean()
+    w = weight.expand_as(x)
+    return torch.sum(w * x) / torch.sum(w).clamp_min(_EPS)
+
+
 def mse(
     pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Mean squared error over every element; with ``weight`` (B, 1, *S), weighted over cells."""
-    if weight is None:
-        return torch.mean((pred - target) ** 2)
-    w = weight.expand_as(pred)
-    return torch.sum(w * (pred - target) ** 2) / torch.sum(w).clamp_min(_EPS)
+    return _cell_mean((pred - target) ** 2, weight)
 
 
 def relative_l2(
@@ -204,13 +209,6 @@ def remove_mean(
         mean = (weight * x[:, index]).sum(dim=dims, keepdim=True) / total
     out[:, index] = x[:, index] - mean
     return out
-
-
-def _cell_mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    if weight is None:
-        return x.mean()
-    w = weight.expand_as(x)
-    return torch.sum(w * x) / torch.sum(w).clamp_min(_EPS)
 
 
 def gaussian_nll(
